@@ -1,0 +1,74 @@
+"""Where the AWS APIs live, read from the environment.
+
+Three backends share one code path; only the endpoint and credentials differ:
+
+- ``embedded``: a moto server that Flowdash starts in its own process on a
+  loopback port, so a laptop with no account and no network works.
+- ``endpoint``: any AWS-compatible URL (LocalStack, a shared moto server).
+- ``aws``: real AWS through boto3's normal credential chain and region.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Literal
+
+Backend = Literal["embedded", "endpoint", "aws"]
+BACKENDS: tuple[Backend, ...] = ("embedded", "endpoint", "aws")
+
+DEFAULT_REGION = "us-east-1"
+DEFAULT_MOTO_PORT = 5005
+#: On real AWS Flowdash shares an account with other software, so it only
+#: touches names under this prefix. Emulators are Flowdash's own: no prefix.
+DEFAULT_AWS_PREFIX = "flowdash-"
+
+
+class ConfigError(ValueError):
+    """The environment names a backend or value Flowdash cannot use."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BackendConfig:
+    backend: Backend = "embedded"
+    endpoint_url: str | None = None
+    region: str = DEFAULT_REGION
+    resource_prefix: str = ""
+    moto_host: str = "127.0.0.1"
+    moto_port: int = DEFAULT_MOTO_PORT
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> BackendConfig:
+        env = os.environ if environ is None else environ
+        backend = env.get("FLOWDASH_BACKEND", "embedded").strip().lower()
+        if backend not in BACKENDS:
+            raise ConfigError(
+                f"FLOWDASH_BACKEND must be one of {', '.join(BACKENDS)}, not {backend!r}"
+            )
+        endpoint_url = env.get("FLOWDASH_AWS_ENDPOINT_URL") or None
+        if backend == "endpoint" and not endpoint_url:
+            raise ConfigError("FLOWDASH_BACKEND=endpoint needs FLOWDASH_AWS_ENDPOINT_URL")
+        default_prefix = DEFAULT_AWS_PREFIX if backend == "aws" else ""
+        try:
+            moto_port = int(env.get("FLOWDASH_MOTO_PORT", DEFAULT_MOTO_PORT))
+        except ValueError as exc:
+            raise ConfigError("FLOWDASH_MOTO_PORT must be a port number") from exc
+        return cls(
+            backend=backend,  # type: ignore[arg-type]
+            endpoint_url=endpoint_url if backend == "endpoint" else None,
+            region=env.get("FLOWDASH_AWS_REGION")
+            or env.get("AWS_DEFAULT_REGION")
+            or DEFAULT_REGION,
+            resource_prefix=env.get("FLOWDASH_RESOURCE_PREFIX", default_prefix),
+            moto_host=env.get("FLOWDASH_MOTO_HOST", "127.0.0.1"),
+            moto_port=moto_port,
+        )
+
+    def with_endpoint(self, endpoint_url: str) -> BackendConfig:
+        """The same config, pointed at a server whose address is known only once it runs."""
+        return replace(self, endpoint_url=endpoint_url)
+
+    @property
+    def embedded_url(self) -> str:
+        return f"http://{self.moto_host}:{self.moto_port}"

@@ -1,0 +1,86 @@
+"""One shared pair of boto3 clients per backend, with a request counter.
+
+boto3 clients are thread-safe (sessions and resources are not), so Flowdash
+builds them once and every thread shares them. Each AWS request is counted by
+operation through botocore's event hooks, so the cost of watching a real
+account can be read off `/healthz` instead of guessed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from .config import BackendConfig
+
+#: Long polls wait up to 20 s; the read timeout must outlast them.
+CLIENT_CONFIG = Config(
+    connect_timeout=3,
+    read_timeout=30,
+    retries={"mode": "standard", "max_attempts": 3},
+    max_pool_connections=32,
+)
+
+#: Emulators accept any credentials; real ones would be a secret to leak.
+EMULATOR_CREDENTIALS = {"aws_access_key_id": "flowdash", "aws_secret_access_key": "flowdash"}
+
+
+class RequestCounter:
+    """Counts AWS requests by ``service.Operation``; retries count too."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+
+    def __call__(self, *, model: Any, **_: Any) -> None:
+        key = f"{model.service_model.service_name}.{model.name}"
+        with self._lock:
+            self._counts[key] += 1
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+    @property
+    def total(self) -> int:
+        with self._lock:
+            return sum(self._counts.values())
+
+
+class Connection:
+    """The SNS and SQS clients for one backend, plus what Flowdash knows about it."""
+
+    def __init__(self, config: BackendConfig, *, endpoint_url: str | None = None) -> None:
+        self.config = config
+        self.endpoint_url = endpoint_url or config.endpoint_url
+        self.requests = RequestCounter()
+        kwargs: dict[str, Any] = {"region_name": config.region, "config": CLIENT_CONFIG}
+        if config.backend != "aws":
+            kwargs["endpoint_url"] = self.endpoint_url
+            kwargs.update(EMULATOR_CREDENTIALS)
+        session = boto3.session.Session()
+        self.sns = session.client("sns", **kwargs)
+        self.sqs = session.client("sqs", **kwargs)
+        for client in (self.sns, self.sqs):
+            client.meta.events.register("before-call.*.*", self.requests)
+
+    @property
+    def prefix(self) -> str:
+        return self.config.resource_prefix
+
+    @property
+    def backend(self) -> str:
+        return self.config.backend
+
+    def describe(self) -> dict[str, Any]:
+        """What the header and /healthz show: never credentials."""
+        return {
+            "backend": self.config.backend,
+            "endpoint_url": self.endpoint_url,
+            "region": self.config.region,
+            "resource_prefix": self.prefix,
+        }
