@@ -37,6 +37,8 @@ class BackendConfig:
     resource_prefix: str = ""
     moto_host: str = "127.0.0.1"
     moto_port: int = DEFAULT_MOTO_PORT
+    #: Speed-ups for the embedded moto server (messaging/moto_fastpath.py).
+    moto_fastpath: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> BackendConfig:
@@ -63,6 +65,8 @@ class BackendConfig:
             resource_prefix=env.get("FLOWDASH_RESOURCE_PREFIX", default_prefix),
             moto_host=env.get("FLOWDASH_MOTO_HOST", "127.0.0.1"),
             moto_port=moto_port,
+            moto_fastpath=env.get("FLOWDASH_MOTO_FASTPATH", "1").strip().lower()
+            not in ("0", "false", "no", "off"),
         )
 
     def with_endpoint(self, endpoint_url: str) -> BackendConfig:
