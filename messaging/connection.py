@@ -21,7 +21,7 @@ from .config import BackendConfig
 CLIENT_CONFIG = Config(
     connect_timeout=3,
     read_timeout=30,
-    retries={"mode": "standard", "max_attempts": 3},
+    retries={"mode": "standard", "total_max_attempts": 3},
     max_pool_connections=32,
 )
 
@@ -30,14 +30,15 @@ EMULATOR_CREDENTIALS = {"aws_access_key_id": "flowdash", "aws_secret_access_key"
 
 
 class RequestCounter:
-    """Counts AWS requests by ``service.Operation``; retries count too."""
+    """Counts HTTP requests to AWS by ``service.Operation``: retries count, as AWS bills them."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
 
-    def __call__(self, *, model: Any, **_: Any) -> None:
-        key = f"{model.service_model.service_name}.{model.name}"
+    def __call__(self, *, event_name: str, **_: Any) -> None:
+        # event_name is "before-send.<service>.<Operation>"
+        key = event_name.split(".", 1)[1]
         with self._lock:
             self._counts[key] += 1
 
@@ -66,7 +67,7 @@ class Connection:
         self.sns = session.client("sns", **kwargs)
         self.sqs = session.client("sqs", **kwargs)
         for client in (self.sns, self.sqs):
-            client.meta.events.register("before-call.*.*", self.requests)
+            client.meta.events.register("before-send.*.*", self.requests)
 
     @property
     def prefix(self) -> str:

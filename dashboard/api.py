@@ -1,0 +1,381 @@
+"""The JSON API: the same operations as the pages, for scripts and the browser.
+
+Resources are addressed by ARN, as AWS does. Session auth (with CSRF) serves
+the browser; scripts send ``Authorization: Bearer <token>`` with a token from
+``manage.py apitoken``. Every error has one shape, ``{"error": {"code",
+"message", "field"}}``, produced by the handlers at the bottom.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any, Literal
+
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from ninja import Field, NinjaAPI, Schema
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security import HttpBearer, django_auth
+
+from messaging import publishing, resources, subscriptions
+from messaging.errors import FlowdashError
+from messaging.topology import topology_get
+from messaging.validation import MessageAttribute
+
+from .backend import connection
+from .models import ApiToken, token_digest
+
+
+class TokenAuth(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        row = (
+            ApiToken.objects.active()
+            .select_related("user")
+            .filter(digest=token_digest(token))
+            .first()
+        )
+        if row is None:
+            return None
+        ApiToken.objects.filter(pk=row.pk).update(last_used_at=timezone.now())
+        request.user = row.user
+        return row.user
+
+
+api = NinjaAPI(
+    title="Flowdash API",
+    version="1",
+    description="Manage SNS topics, SQS queues and subscriptions; publish, send and receive.",
+    auth=[TokenAuth(), django_auth],
+    urls_namespace="api",
+)
+
+
+# Schemas ---------------------------------------------------------------------------
+
+
+class ErrorDetail(Schema):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorOut(Schema):
+    error: ErrorDetail
+
+
+class DepthOut(Schema):
+    visible: int
+    in_flight: int
+    delayed: int
+
+
+class TopicOut(Schema):
+    arn: str
+    name: str
+    fifo: bool
+    content_based_deduplication: bool
+
+
+class QueueOut(Schema):
+    url: str
+    arn: str
+    name: str
+    fifo: bool
+    depth: DepthOut
+    content_based_deduplication: bool
+    dead_letter_arn: str | None
+    max_receive_count: int | None
+    attributes: dict[str, str]
+
+
+class SubscriptionOut(Schema):
+    arn: str
+    topic_arn: str
+    protocol: str
+    endpoint: str
+    filter_policy: str | None
+    filter_policy_scope: str
+    raw_message_delivery: bool
+    pending_confirmation: bool
+
+
+class TopologyOut(Schema):
+    topics: list[TopicOut]
+    queues: list[QueueOut]
+    subscriptions: list[SubscriptionOut]
+
+
+class TopicIn(Schema):
+    name: str
+    fifo: bool = False
+    content_based_deduplication: bool = False
+
+
+class QueueIn(Schema):
+    name: str
+    fifo: bool = False
+    content_based_deduplication: bool = False
+    visibility_timeout: int | None = None
+    delay_seconds: int | None = None
+    retention_seconds: int | None = None
+    receive_wait_seconds: int | None = None
+    dead_letter_queue_arn: str | None = None
+    new_dead_letter_queue: str | None = None
+    max_receive_count: int | None = None
+
+
+class SubscriptionIn(Schema):
+    topic_arn: str
+    protocol: Literal["sqs", "http", "https", "email", "email-json", "sms"]
+    endpoint: str = Field(description="Queue ARN for sqs; URL, email address or phone number")
+    filter_policy: str | dict[str, Any] | None = None
+    filter_policy_scope: Literal["MessageAttributes", "MessageBody"] = "MessageAttributes"
+    raw_message_delivery: bool = False
+
+
+class SubscriptionUpdateIn(Schema):
+    filter_policy: str | dict[str, Any] | None = None
+    filter_policy_scope: Literal["MessageAttributes", "MessageBody"] = "MessageAttributes"
+    raw_message_delivery: bool | None = None
+
+
+class AttributeIn(Schema):
+    name: str
+    type: str = "String"
+    value: str = Field(description="Binary values as base64")
+
+
+class PublishIn(Schema):
+    body: str
+    subject: str | None = None
+    attributes: list[AttributeIn] = []
+    message_group_id: str | None = None
+    deduplication_id: str | None = None
+
+
+class SendIn(Schema):
+    body: str
+    attributes: list[AttributeIn] = []
+    delay_seconds: int | None = None
+    message_group_id: str | None = None
+    deduplication_id: str | None = None
+
+
+class PublishOut(Schema):
+    message_id: str
+    sequence_number: str | None
+
+
+class ReceiveIn(Schema):
+    max_messages: int = 10
+    visibility_timeout: int | None = 30
+    wait_seconds: int = Field(0, ge=0, le=20)
+
+
+class EnvelopeOut(Schema):
+    message_id: str
+    topic_arn: str
+    message: str
+    type: str
+    subject: str | None
+    timestamp: str | None
+    message_attributes: dict[str, dict[str, str]]
+
+
+class ReceivedOut(Schema):
+    message_id: str
+    receipt_handle: str
+    body: str
+    receive_count: int
+    sent_timestamp: int | None
+    message_group_id: str | None
+    message_attributes: list[AttributeIn]
+    envelope: EnvelopeOut | None
+
+
+class ReceiptIn(Schema):
+    receipt_handle: str
+
+
+def _attributes(items: list[AttributeIn]) -> list[MessageAttribute]:
+    return [MessageAttribute(name=a.name, type=a.type, value=a.value) for a in items]
+
+
+ERRORS = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 429: ErrorOut,
+          502: ErrorOut, 503: ErrorOut}  # fmt: skip
+
+
+# Endpoints -------------------------------------------------------------------------
+
+
+@api.get("/topology", response={200: TopologyOut, **ERRORS}, tags=["topology"])
+def topology(request: HttpRequest) -> Any:
+    return asdict(topology_get(connection()))
+
+
+@api.get("/topics", response={200: list[TopicOut], **ERRORS}, tags=["topics"])
+def topic_list(request: HttpRequest) -> Any:
+    return resources.topic_list(connection())
+
+
+@api.post("/topics", response={201: TopicOut, **ERRORS}, tags=["topics"])
+def topic_create(request: HttpRequest, payload: TopicIn) -> Any:
+    return 201, resources.topic_create(connection(), **payload.dict())
+
+
+@api.get("/topics/{arn}", response={200: TopicOut, **ERRORS}, tags=["topics"])
+def topic_get(request: HttpRequest, arn: str) -> Any:
+    return resources.topic_get(connection(), arn=arn)
+
+
+@api.delete("/topics/{arn}", response={204: None, **ERRORS}, tags=["topics"])
+def topic_delete(request: HttpRequest, arn: str) -> Any:
+    resources.topic_delete(connection(), arn=arn)
+    return 204, None
+
+
+@api.post("/topics/{arn}/publish", response={200: PublishOut, **ERRORS}, tags=["messages"])
+def topic_publish(request: HttpRequest, arn: str, payload: PublishIn) -> Any:
+    return publishing.topic_publish(
+        connection(),
+        topic_arn=arn,
+        body=payload.body,
+        subject=payload.subject,
+        attributes=_attributes(payload.attributes),
+        message_group_id=payload.message_group_id,
+        deduplication_id=payload.deduplication_id,
+    )
+
+
+@api.get("/queues", response={200: list[QueueOut], **ERRORS}, tags=["queues"])
+def queue_list(request: HttpRequest) -> Any:
+    return resources.queue_list(connection())
+
+
+@api.post("/queues", response={201: QueueOut, **ERRORS}, tags=["queues"])
+def queue_create(request: HttpRequest, payload: QueueIn) -> Any:
+    return 201, resources.queue_create(connection(), **payload.dict())
+
+
+@api.get("/queues/{arn}", response={200: QueueOut, **ERRORS}, tags=["queues"])
+def queue_get(request: HttpRequest, arn: str) -> Any:
+    conn = connection()
+    return resources.queue_get(conn, url=resources.queue_url(conn, arn=arn))
+
+
+@api.delete("/queues/{arn}", response={204: None, **ERRORS}, tags=["queues"])
+def queue_delete(request: HttpRequest, arn: str) -> Any:
+    conn = connection()
+    resources.queue_delete(conn, url=resources.queue_url(conn, arn=arn))
+    return 204, None
+
+
+@api.post("/queues/{arn}/purge", response={204: None, **ERRORS}, tags=["queues"])
+def queue_purge(request: HttpRequest, arn: str) -> Any:
+    conn = connection()
+    resources.queue_purge(conn, url=resources.queue_url(conn, arn=arn))
+    return 204, None
+
+
+@api.post("/queues/{arn}/messages", response={200: PublishOut, **ERRORS}, tags=["messages"])
+def queue_send(request: HttpRequest, arn: str, payload: SendIn) -> Any:
+    conn = connection()
+    return publishing.queue_send(
+        conn,
+        queue_url=resources.queue_url(conn, arn=arn),
+        body=payload.body,
+        attributes=_attributes(payload.attributes),
+        delay_seconds=payload.delay_seconds,
+        message_group_id=payload.message_group_id,
+        deduplication_id=payload.deduplication_id,
+    )
+
+
+@api.post("/queues/{arn}/receive", response={200: list[ReceivedOut], **ERRORS}, tags=["messages"])
+def queue_receive(request: HttpRequest, arn: str, payload: ReceiveIn) -> Any:
+    """A real ReceiveMessage: the messages are hidden for ``visibility_timeout`` seconds
+    and their receive count rises. Delete them, or return them with ``release``."""
+    conn = connection()
+    return publishing.queue_receive(
+        conn, queue_url=resources.queue_url(conn, arn=arn), **payload.dict()
+    )
+
+
+@api.post("/queues/{arn}/messages/delete", response={204: None, **ERRORS}, tags=["messages"])
+def message_delete(request: HttpRequest, arn: str, payload: ReceiptIn) -> Any:
+    conn = connection()
+    publishing.message_delete(
+        conn, queue_url=resources.queue_url(conn, arn=arn), receipt_handle=payload.receipt_handle
+    )
+    return 204, None
+
+
+@api.post("/queues/{arn}/messages/release", response={204: None, **ERRORS}, tags=["messages"])
+def message_release(request: HttpRequest, arn: str, payload: ReceiptIn) -> Any:
+    conn = connection()
+    publishing.message_release(
+        conn, queue_url=resources.queue_url(conn, arn=arn), receipt_handle=payload.receipt_handle
+    )
+    return 204, None
+
+
+@api.get("/subscriptions", response={200: list[SubscriptionOut], **ERRORS}, tags=["subscriptions"])
+def subscription_list(request: HttpRequest, topic_arn: str | None = None) -> Any:
+    return subscriptions.subscription_list(connection(), topic_arn=topic_arn)
+
+
+@api.post("/subscriptions", response={201: SubscriptionOut, **ERRORS}, tags=["subscriptions"])
+def subscription_create(request: HttpRequest, payload: SubscriptionIn) -> Any:
+    return 201, subscriptions.subscription_create(connection(), **payload.dict())
+
+
+@api.patch(
+    "/subscriptions/{arn}", response={200: SubscriptionOut, **ERRORS}, tags=["subscriptions"]
+)
+def subscription_update(request: HttpRequest, arn: str, payload: SubscriptionUpdateIn) -> Any:
+    return subscriptions.subscription_update(connection(), arn=arn, **payload.dict())
+
+
+@api.delete("/subscriptions/{arn}", response={204: None, **ERRORS}, tags=["subscriptions"])
+def subscription_delete(request: HttpRequest, arn: str) -> Any:
+    subscriptions.subscription_delete(connection(), arn=arn)
+    return 204, None
+
+
+# Errors: one shape for all ---------------------------------------------------------
+
+
+def error_response(
+    request: HttpRequest, status: int, code: str, message: str, field: str | None = None
+) -> HttpResponse:
+    return api.create_response(
+        request, {"error": {"code": code, "message": message, "field": field}}, status=status
+    )
+
+
+@api.exception_handler(FlowdashError)
+def flowdash_error(request: HttpRequest, exc: FlowdashError) -> HttpResponse:
+    return error_response(request, exc.status, exc.code, exc.message, exc.field)
+
+
+@api.exception_handler(ValidationError)
+def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    first = exc.errors[0] if exc.errors else {}
+    loc = [str(part) for part in first.get("loc", []) if part not in ("body", "payload", "query")]
+    field = loc[0] if loc else None
+    message = first.get("msg", "Invalid input")
+    if first.get("type") == "json_invalid":
+        message = "The request body is not valid JSON."
+    return error_response(request, 400, "InvalidRequest", message, field)
+
+
+@api.exception_handler(AuthenticationError)
+def authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return error_response(
+        request, 401, "Unauthorized", "Log in, or send 'Authorization: Bearer <token>'."
+    )
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return error_response(request, exc.status_code, "HttpError", str(exc))

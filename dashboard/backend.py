@@ -1,0 +1,70 @@
+"""The process's one connection to the configured backend.
+
+Built lazily on first use, not in ``AppConfig.ready()`` (which also runs for
+``migrate`` and tests): with the embedded backend, the first use starts the
+moto server in this process, so ``runserver``, ``daphne`` and ``manage.py serve``
+all work. ``manage.py serve`` starts it eagerly to print the endpoint.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+from messaging.connection import Connection
+from messaging.embedded import EmbeddedServer
+
+_lock = threading.Lock()
+_connection: Connection | None = None
+_server: EmbeddedServer | None = None
+
+
+def connection() -> Connection:
+    global _connection, _server
+    if _connection is not None:
+        return _connection
+    with _lock:
+        if _connection is None:
+            config = settings.FLOWDASH_BACKEND
+            endpoint = None
+            if config.backend == "embedded":
+                _server = EmbeddedServer(
+                    host=config.moto_host, port=config.moto_port, fastpath=config.moto_fastpath
+                )
+                endpoint = _server.start()
+            _connection = Connection(config, endpoint_url=endpoint)
+    return _connection
+
+
+def embedded_server() -> EmbeddedServer | None:
+    return _server
+
+
+def health() -> dict[str, Any]:
+    """What /healthz shows about the backend: never credentials."""
+    conn = connection()
+    info = conn.describe()
+    info["aws_requests"] = conn.requests.snapshot()
+    info["aws_requests_total"] = conn.requests.total
+    server = embedded_server()
+    info["moto_fastpath"] = bool(server and getattr(server, "fastpath_active", False))
+    return info
+
+
+def shutdown() -> None:
+    global _connection, _server
+    with _lock:
+        if _server is not None:
+            _server.stop()
+        _server = None
+        _connection = None
+
+
+@receiver(setting_changed)
+def _reset_on_settings_change(*, setting: str, **_: Any) -> None:
+    if setting == "FLOWDASH_BACKEND":
+        shutdown()

@@ -1,0 +1,249 @@
+"""Subscriptions: connect a topic to a queue, an HTTP(S) endpoint, email or SMS.
+
+For an SQS subscription on real AWS the queue must also let the topic send to
+it; Flowdash adds one statement with its own ``Sid`` to the queue policy and
+keeps every other statement as it was, so a user's policy is never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from .connection import Connection
+from .errors import InvalidInput, ResourceNotFound, aws_errors
+from .filter_policy import filter_policy_validate
+from .resources import arn_name, ownership_check, queue_url, topic_arns, topic_get
+from .validation import EMAIL_RE, FIFO_SUFFIX, PHONE_RE
+
+PROTOCOLS = ("sqs", "http", "https", "email", "email-json", "sms")
+RAW_DELIVERY_PROTOCOLS = ("sqs", "http", "https")
+SCOPES = ("MessageAttributes", "MessageBody")
+POLICY_SID = "FlowdashSnsDelivery"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Subscription:
+    arn: str
+    topic_arn: str
+    protocol: str
+    endpoint: str
+    filter_policy: str | None = None
+    filter_policy_scope: str = "MessageAttributes"
+    raw_message_delivery: bool = False
+    pending_confirmation: bool = False
+
+
+def subscription_create(
+    conn: Connection,
+    *,
+    topic_arn: str,
+    protocol: str,
+    endpoint: str,
+    filter_policy: str | dict[str, Any] | None = None,
+    filter_policy_scope: str = "MessageAttributes",
+    raw_message_delivery: bool = False,
+) -> Subscription:
+    topic = topic_get(conn, arn=topic_arn)
+    protocol = protocol.lower()
+    if protocol not in PROTOCOLS:
+        raise InvalidInput(f"Protocol must be one of {', '.join(PROTOCOLS)}.", field="protocol")
+    endpoint = endpoint.strip()
+    _endpoint_validate(conn, protocol=protocol, endpoint=endpoint, fifo_topic=topic.fifo)
+    if raw_message_delivery and protocol not in RAW_DELIVERY_PROTOCOLS:
+        raise InvalidInput(
+            "Raw message delivery applies only to SQS and HTTP(S) subscriptions.",
+            field="raw_message_delivery",
+        )
+    attributes = _attributes(filter_policy, filter_policy_scope, raw_message_delivery)
+    if protocol == "sqs":
+        _queue_policy_allow(conn, queue_arn=endpoint, topic_arn=topic_arn)
+    with aws_errors(field="endpoint"):
+        arn = conn.sns.subscribe(
+            TopicArn=topic_arn,
+            Protocol=protocol,
+            Endpoint=endpoint,
+            Attributes=attributes,
+            ReturnSubscriptionArn=True,
+        )["SubscriptionArn"]
+    return subscription_get(conn, arn=arn)
+
+
+def subscription_update(
+    conn: Connection,
+    *,
+    arn: str,
+    filter_policy: str | dict[str, Any] | None,
+    filter_policy_scope: str = "MessageAttributes",
+    raw_message_delivery: bool | None = None,
+) -> Subscription:
+    """Replace the filter policy (None removes it) and optionally raw delivery."""
+    current = subscription_get(conn, arn=arn)
+    raw = current.raw_message_delivery if raw_message_delivery is None else raw_message_delivery
+    if raw and current.protocol not in RAW_DELIVERY_PROTOCOLS:
+        raise InvalidInput(
+            "Raw message delivery applies only to SQS and HTTP(S) subscriptions.",
+            field="raw_message_delivery",
+        )
+    attributes = _attributes(filter_policy, filter_policy_scope, raw)
+    with aws_errors(field="filter_policy"):
+        if "FilterPolicy" not in attributes and current.filter_policy:
+            conn.sns.set_subscription_attributes(
+                SubscriptionArn=arn, AttributeName="FilterPolicy", AttributeValue=""
+            )
+        # Scope before policy: AWS validates the policy against the current scope.
+        for name in ("FilterPolicyScope", "FilterPolicy", "RawMessageDelivery"):
+            if name in attributes:
+                conn.sns.set_subscription_attributes(
+                    SubscriptionArn=arn, AttributeName=name, AttributeValue=attributes[name]
+                )
+    return subscription_get(conn, arn=arn)
+
+
+def subscription_get(conn: Connection, *, arn: str) -> Subscription:
+    with aws_errors(field="subscription"):
+        attrs = conn.sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+    ownership_check(conn, arn_name(attrs["TopicArn"]))
+    return _subscription(attrs)
+
+
+def subscription_list(conn: Connection, *, topic_arn: str | None = None) -> list[Subscription]:
+    """Subscriptions of Flowdash's topics; one extra request each for the attributes."""
+    topics = [topic_arn] if topic_arn else topic_arns(conn)
+    result: list[Subscription] = []
+    with aws_errors():
+        for arn in topics:
+            pages = conn.sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=arn)
+            for page in pages:
+                for sub in page.get("Subscriptions", []):
+                    result.append(_listed_subscription(conn, sub))
+    return result
+
+
+def subscription_delete(conn: Connection, *, arn: str) -> None:
+    subscription_get(conn, arn=arn)  # raises if gone or outside the prefix
+    with aws_errors(field="subscription"):
+        conn.sns.unsubscribe(SubscriptionArn=arn)
+
+
+def _listed_subscription(conn: Connection, sub: dict[str, str]) -> Subscription:
+    arn = sub["SubscriptionArn"]
+    if not arn.startswith("arn:"):  # "PendingConfirmation" has no attributes to read yet
+        return Subscription(
+            arn=arn,
+            topic_arn=sub["TopicArn"],
+            protocol=sub["Protocol"],
+            endpoint=sub["Endpoint"],
+            pending_confirmation=True,
+        )
+    try:
+        attrs = conn.sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+    except conn.sns.exceptions.NotFoundException:
+        attrs = {**sub}
+    return _subscription({**sub, **attrs})
+
+
+def _subscription(attrs: dict[str, str]) -> Subscription:
+    return Subscription(
+        arn=attrs["SubscriptionArn"],
+        topic_arn=attrs["TopicArn"],
+        protocol=attrs["Protocol"],
+        endpoint=attrs["Endpoint"],
+        filter_policy=attrs.get("FilterPolicy") or None,
+        filter_policy_scope=attrs.get("FilterPolicyScope") or "MessageAttributes",
+        raw_message_delivery=attrs.get("RawMessageDelivery") == "true",
+        pending_confirmation=attrs.get("PendingConfirmation") == "true",
+    )
+
+
+def _attributes(
+    filter_policy: str | dict[str, Any] | None, scope: str, raw: bool
+) -> dict[str, str]:
+    attributes: dict[str, str] = {"RawMessageDelivery": "true" if raw else "false"}
+    if scope not in SCOPES:
+        raise InvalidInput(
+            "Filter policy scope must be MessageAttributes or MessageBody.",
+            field="filter_policy_scope",
+        )
+    if isinstance(filter_policy, str) and not filter_policy.strip():
+        filter_policy = None
+    if filter_policy is not None:
+        policy = filter_policy_validate(filter_policy, scope=scope)
+        attributes["FilterPolicyScope"] = scope
+        attributes["FilterPolicy"] = json.dumps(policy)
+    return attributes
+
+
+def _endpoint_validate(conn: Connection, *, protocol: str, endpoint: str, fifo_topic: bool) -> None:
+    if not endpoint:
+        raise InvalidInput("Enter an endpoint for the subscription.", field="endpoint")
+    if fifo_topic and protocol != "sqs":
+        raise InvalidInput("A FIFO topic can deliver only to SQS FIFO queues.", field="protocol")
+    if protocol == "sqs":
+        try:
+            queue_url(conn, arn=endpoint)
+        except InvalidInput:
+            raise InvalidInput(
+                "For an SQS subscription, choose a queue (its ARN).", field="endpoint"
+            ) from None
+        except ResourceNotFound:
+            raise ResourceNotFound(
+                f"Queue {arn_name(endpoint)!r} does not exist.", field="endpoint"
+            ) from None
+        fifo_queue = endpoint.endswith(FIFO_SUFFIX)
+        if fifo_topic and not fifo_queue:
+            raise InvalidInput(
+                "A FIFO topic can deliver only to FIFO queues; choose a queue ending in '.fifo'.",
+                field="endpoint",
+            )
+        if fifo_queue and not fifo_topic:
+            raise InvalidInput(
+                "A standard topic cannot deliver to a FIFO queue; use a FIFO topic.",
+                field="endpoint",
+            )
+    elif protocol in ("http", "https"):
+        parts = urlsplit(endpoint)
+        if parts.scheme != protocol or not parts.hostname:
+            raise InvalidInput(
+                f"Enter a full {protocol.upper()} URL starting with {protocol}://.",
+                field="endpoint",
+            )
+    elif protocol in ("email", "email-json"):
+        if not EMAIL_RE.match(endpoint):
+            raise InvalidInput("Enter an email address.", field="endpoint")
+    elif protocol == "sms" and not PHONE_RE.match(endpoint):
+        raise InvalidInput(
+            "Enter a phone number in E.164 form, such as +14155550100.", field="endpoint"
+        )
+
+
+def _queue_policy_allow(conn: Connection, *, queue_arn: str, topic_arn: str) -> None:
+    """Let the topic send to the queue, keeping every statement Flowdash did not write."""
+    url = queue_url(conn, arn=queue_arn)
+    with aws_errors(field="endpoint"):
+        current = conn.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])
+        policy_text = current.get("Attributes", {}).get("Policy")
+        policy = json.loads(policy_text) if policy_text else {"Version": "2012-10-17"}
+        statements = [s for s in policy.get("Statement", []) if s.get("Sid") != POLICY_SID]
+        ours = next((s for s in policy.get("Statement", []) if s.get("Sid") == POLICY_SID), None)
+        sources: list[str] = []
+        if ours:
+            existing = ours.get("Condition", {}).get("ArnEquals", {}).get("aws:SourceArn", [])
+            sources = [existing] if isinstance(existing, str) else list(existing)
+        if topic_arn in sources:
+            return
+        sources.append(topic_arn)
+        statements.append(
+            {
+                "Sid": POLICY_SID,
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": sources}},
+            }
+        )
+        policy["Statement"] = statements
+        conn.sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
