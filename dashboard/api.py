@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import Field, NinjaAPI, Schema
+from ninja import Field, NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer, django_auth
 
@@ -220,7 +220,7 @@ def topic_list(request: HttpRequest) -> Any:
 
 @api.post("/topics", response={201: TopicOut, **ERRORS}, tags=["topics"])
 def topic_create(request: HttpRequest, payload: TopicIn) -> Any:
-    return 201, resources.topic_create(connection(), **payload.dict())
+    return Status(201, resources.topic_create(connection(), **payload.dict()))
 
 
 @api.get("/topics/{arn}", response={200: TopicOut, **ERRORS}, tags=["topics"])
@@ -231,7 +231,7 @@ def topic_get(request: HttpRequest, arn: str) -> Any:
 @api.delete("/topics/{arn}", response={204: None, **ERRORS}, tags=["topics"])
 def topic_delete(request: HttpRequest, arn: str) -> Any:
     resources.topic_delete(connection(), arn=arn)
-    return 204, None
+    return Status(204, None)
 
 
 @api.post("/topics/{arn}/publish", response={200: PublishOut, **ERRORS}, tags=["messages"])
@@ -254,7 +254,7 @@ def queue_list(request: HttpRequest) -> Any:
 
 @api.post("/queues", response={201: QueueOut, **ERRORS}, tags=["queues"])
 def queue_create(request: HttpRequest, payload: QueueIn) -> Any:
-    return 201, resources.queue_create(connection(), **payload.dict())
+    return Status(201, resources.queue_create(connection(), **payload.dict()))
 
 
 @api.get("/queues/{arn}", response={200: QueueOut, **ERRORS}, tags=["queues"])
@@ -267,14 +267,14 @@ def queue_get(request: HttpRequest, arn: str) -> Any:
 def queue_delete(request: HttpRequest, arn: str) -> Any:
     conn = connection()
     resources.queue_delete(conn, url=resources.queue_url(conn, arn=arn))
-    return 204, None
+    return Status(204, None)
 
 
 @api.post("/queues/{arn}/purge", response={204: None, **ERRORS}, tags=["queues"])
 def queue_purge(request: HttpRequest, arn: str) -> Any:
     conn = connection()
     resources.queue_purge(conn, url=resources.queue_url(conn, arn=arn))
-    return 204, None
+    return Status(204, None)
 
 
 @api.post("/queues/{arn}/messages", response={200: PublishOut, **ERRORS}, tags=["messages"])
@@ -307,7 +307,7 @@ def message_delete(request: HttpRequest, arn: str, payload: ReceiptIn) -> Any:
     publishing.message_delete(
         conn, queue_url=resources.queue_url(conn, arn=arn), receipt_handle=payload.receipt_handle
     )
-    return 204, None
+    return Status(204, None)
 
 
 @api.post("/queues/{arn}/messages/release", response={204: None, **ERRORS}, tags=["messages"])
@@ -316,7 +316,7 @@ def message_release(request: HttpRequest, arn: str, payload: ReceiptIn) -> Any:
     publishing.message_release(
         conn, queue_url=resources.queue_url(conn, arn=arn), receipt_handle=payload.receipt_handle
     )
-    return 204, None
+    return Status(204, None)
 
 
 @api.get("/subscriptions", response={200: list[SubscriptionOut], **ERRORS}, tags=["subscriptions"])
@@ -326,7 +326,7 @@ def subscription_list(request: HttpRequest, topic_arn: str | None = None) -> Any
 
 @api.post("/subscriptions", response={201: SubscriptionOut, **ERRORS}, tags=["subscriptions"])
 def subscription_create(request: HttpRequest, payload: SubscriptionIn) -> Any:
-    return 201, subscriptions.subscription_create(connection(), **payload.dict())
+    return Status(201, subscriptions.subscription_create(connection(), **payload.dict()))
 
 
 @api.patch(
@@ -339,7 +339,7 @@ def subscription_update(request: HttpRequest, arn: str, payload: SubscriptionUpd
 @api.delete("/subscriptions/{arn}", response={204: None, **ERRORS}, tags=["subscriptions"])
 def subscription_delete(request: HttpRequest, arn: str) -> Any:
     subscriptions.subscription_delete(connection(), arn=arn)
-    return 204, None
+    return Status(204, None)
 
 
 # Errors: one shape for all ---------------------------------------------------------
@@ -378,4 +378,6 @@ def authentication_error(request: HttpRequest, exc: AuthenticationError) -> Http
 
 @api.exception_handler(HttpError)
 def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if exc.status_code == 400 and str(exc).startswith("Cannot parse request body"):
+        return error_response(request, 400, "InvalidJSON", "The request body is not valid JSON.")
     return error_response(request, exc.status_code, "HttpError", str(exc))

@@ -1,0 +1,129 @@
+"""`manage.py serve` as `make run` starts it: a real process, real HTTP, real moto."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import boto3
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def read_until(lines: queue.Queue[str], pattern: str, timeout: float = 60) -> list[str]:
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        seen.append(line)
+        if re.search(pattern, line):
+            return seen
+    raise AssertionError(f"no line matching {pattern!r} in:\n{''.join(seen)}")
+
+
+def test_serve_starts_embedded_moto_and_the_dashboard(tmp_path: Path) -> None:
+    port, moto_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "FLOWDASH_VAR_DIR": str(tmp_path),
+        "FLOWDASH_BACKEND": "embedded",
+        "FLOWDASH_MOTO_PORT": str(moto_port),
+        "FLOWDASH_PORT": str(port),
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    python = sys.executable
+    subprocess.run(
+        [python, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True,
+        capture_output=True,
+    )  # fmt: skip
+    proc = subprocess.Popen(
+        [python, "manage.py", "serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    try:
+        banner = "".join(read_until(lines, "Press Ctrl-C"))
+        assert f"Flowdash dashboard: http://127.0.0.1:{port}/" in banner
+        endpoint = f"http://127.0.0.1:{moto_port}"
+        assert f"AWS endpoint: {endpoint}" in banner
+        assert f"--endpoint-url {endpoint} sns list-topics" in banner
+        password = re.search(r"Log in as 'instructor' with password: (\S+)", banner)
+        assert password, banner
+        base = f"http://127.0.0.1:{port}"
+        read_until_listening(base)
+
+        health = httpx.get(f"{base}/healthz").json()
+        assert health["backend"] == "embedded" and health["endpoint_url"] == endpoint
+
+        with httpx.Client(base_url=base, follow_redirects=False) as browser:
+            browser.get("/login/")
+            login = browser.post(
+                "/login/",
+                data={
+                    "username": "instructor",
+                    "password": password.group(1),
+                    "csrfmiddlewaretoken": browser.cookies["csrftoken"],
+                },
+                headers={"Referer": f"{base}/login/"},
+            )
+            assert login.status_code == 302, login.text
+            created = browser.post(
+                "/topics/",
+                data={"name": "from-the-page", "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
+                headers={"Referer": f"{base}/topics/"},
+            )
+            assert created.status_code == 302
+
+            # The same moto server answers the AWS CLI / boto3 on its loopback port.
+            sns = boto3.client(
+                "sns", endpoint_url=endpoint, region_name="us-east-1",
+                aws_access_key_id="x", aws_secret_access_key="x",
+            )  # fmt: skip
+            arns = [t["TopicArn"] for t in sns.list_topics()["Topics"]]
+            assert [a.rsplit(":", 1)[-1] for a in arns] == ["from-the-page"]
+            sns.create_topic(Name="from-the-cli")
+            assert "from-the-cli" in browser.get("/topics/").text
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert proc.returncode == 0
+    read_until(lines, "Flowdash stopped", timeout=5)
+
+
+def read_until_listening(base: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{base}/healthz", timeout=2)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError(f"{base} never answered")
