@@ -19,8 +19,11 @@ matching", "String/Numeric value matching", "AND/OR logic"):
   at least two objects, none of them using an operator name as a key.
 - ``exists: false`` matches only messages that carry at least one attribute.
 - ``exists: true`` matches only non-null leaf values.
-- For String.Array attributes, ``anything-but`` matches only if none of the elements
-  is excluded; other operators match if any element does.
+- Arrays (String.Array attributes, arrays in the body) match when any element does,
+  except ``anything-but`` on a String.Array, which needs no element to be excluded
+  (current docs; the body example still says one non-excluded element is enough).
+- ``anything-but`` takes a value, a list of only strings or only numbers, or
+  ``{"prefix": ...}``; AWS answered "Unsupported anything-but pattern: suffix" (2024).
 """
 
 from __future__ import annotations
@@ -45,7 +48,6 @@ OPERATORS: Final = frozenset(
     {"prefix", "suffix", "equals-ignore-case", "anything-but", "numeric", "exists", "cidr"}
 )
 STRING_OPERATORS: Final = ("prefix", "suffix", "equals-ignore-case")
-#: AWS answers "Unsupported anything-but pattern: suffix" (checked May 2024); only prefix nests.
 ANYTHING_BUT_NESTABLE: Final = frozenset({"prefix"})
 COMPARISONS: Final[dict[str, Callable[[float, float], bool]]] = {
     "=": operator.eq,
@@ -90,7 +92,8 @@ def filter_policy_validate(
     _check_node(parsed, scope=scope, path="")
     keys = _max_keys(parsed)
     if keys > MAX_KEYS:
-        where = " in its largest $or alternative" if _has_or(parsed) else ""
+        has_or = any(_is_or(key, spec) for key, spec in parsed.items())
+        where = " in its largest $or alternative" if has_or else ""
         raise _invalid(f"Filter policy has {keys} top-level keys{where}; AWS allows at most 5")
     combinations = _combinations(parsed, depth=1)
     if combinations > MAX_COMBINATIONS:
@@ -131,7 +134,7 @@ def filter_policy_evaluate(
         if not isinstance(parsed, dict):
             return FilterResult(
                 False,
-                f"the message body is a JSON {_json_type(parsed)}, not an object, "
+                f"the message body is {_json_type(parsed)} in JSON, not an object, "
                 "so a MessageBody policy matches nothing",
             )
         document = parsed
@@ -164,10 +167,6 @@ def _is_or(key: str, spec: Any) -> bool:
         and all(isinstance(branch, dict) for branch in spec)
         and not any(name in OPERATORS for branch in spec for name in branch)
     )
-
-
-def _has_or(node: dict[str, Any]) -> bool:
-    return any(_is_or(key, spec) for key, spec in node.items())
 
 
 def _check_node(node: dict[str, Any], *, scope: str, path: str) -> None:
@@ -292,7 +291,7 @@ def _check_numeric(name: str, arg: Any) -> None:
             raise _invalid(
                 f"Unknown numeric operator {_show(op)} for key '{name}'; use =, <, <=, > or >="
             )
-        number = arg[index + 1] if index + 1 < len(arg) else None
+        number: Any = arg[index + 1] if index + 1 < len(arg) else None
         if not _is_number(number):
             got = "nothing" if index + 1 >= len(arg) else _json_type(number)
             raise _invalid(
@@ -480,6 +479,16 @@ def _explain(name: str, conditions: list[Any], present: bool, value: Any, contex
         )
         return f"{name}: {where}"
     shown = _show(value)
+    uses_exists = any(
+        isinstance(condition, dict) and "exists" in condition for condition in conditions
+    )
+    if isinstance(value, list) and not uses_exists:
+        only = conditions[0] if len(conditions) == 1 else {}
+        if context.scope == ATTRIBUTES and "anything-but" in only:
+            # String.Array: one excluded element is enough to reject the message.
+            return f"{name}: {shown} has an element excluded by {_describe(only)}"
+        listed = " or ".join(_describe(condition) for condition in conditions)
+        return f"{name}: no element of {shown} matches {listed}"
     if not any(isinstance(condition, dict) for condition in conditions):
         if len(conditions) == 1:
             return f"{name}: {shown} is not {_show(conditions[0])}"
@@ -502,7 +511,7 @@ def _failure(condition: dict[str, Any], value: Any) -> str:
         return f"is excluded by anything-but {_show(arg)}"
     if op == "exists":
         if arg:
-            return "is null or not a single value, so exists: true does not match"
+            return "is not a non-null leaf value, so exists: true does not match"
         return "is present, but exists: false requires it to be absent"
     phrases = {
         "prefix": f"does not start with {_show(arg)}",

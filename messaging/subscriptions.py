@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from .connection import Connection
 from .errors import InvalidInput, ResourceNotFound, aws_errors
 from .filter_policy import filter_policy_validate
-from .resources import arn_name, ownership_check, queue_url, topic_arns, topic_get
+from .resources import arn_name, is_listed, ownership_check, queue_url, topic_arns, topic_get
 from .validation import EMAIL_RE, FIFO_SUFFIX, PHONE_RE
 
 PROTOCOLS = ("sqs", "http", "https", "email", "email-json", "sms")
@@ -59,7 +59,7 @@ def subscription_create(
         )
     attributes = _attributes(filter_policy, filter_policy_scope, raw_message_delivery)
     if protocol == "sqs":
-        _queue_policy_allow(conn, queue_arn=endpoint, topic_arn=topic_arn)
+        queue_policy_allow(conn, queue_arn=endpoint, topic_arn=topic_arn)
     with aws_errors(field="endpoint"):
         arn = conn.sns.subscribe(
             TopicArn=topic_arn,
@@ -118,6 +118,8 @@ def subscription_list(conn: Connection, *, topic_arn: str | None = None) -> list
             pages = conn.sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=arn)
             for page in pages:
                 for sub in page.get("Subscriptions", []):
+                    if sub["Protocol"] == "sqs" and not is_listed(conn, arn_name(sub["Endpoint"])):
+                        continue  # a tap queue: Flowdash's own plumbing
                     result.append(_listed_subscription(conn, sub))
     return result
 
@@ -219,7 +221,7 @@ def _endpoint_validate(conn: Connection, *, protocol: str, endpoint: str, fifo_t
         )
 
 
-def _queue_policy_allow(conn: Connection, *, queue_arn: str, topic_arn: str) -> None:
+def queue_policy_allow(conn: Connection, *, queue_arn: str, topic_arn: str) -> None:
     """Let the topic send to the queue, keeping every statement Flowdash did not write."""
     url = queue_url(conn, arn=queue_arn)
     with aws_errors(field="endpoint"):

@@ -24,3 +24,22 @@ def topology_get(conn: Connection) -> Topology:
         sub for topic in topics for sub in subscription_list(conn, topic_arn=topic.arn)
     ]
     return Topology(topics=topics, queues=queues, subscriptions=subscriptions)
+
+
+class TopologyIndex:
+    """Lookups the engine makes for every message, built once per topology read."""
+
+    def __init__(self, topology: Topology) -> None:
+        self.topology = topology
+        self.topics = {t.arn: t for t in topology.topics}
+        self.queues = {q.arn: q for q in topology.queues}
+        self.subscriptions_by_topic: dict[str, list[Subscription]] = {}
+        self.raw_topics_by_queue: dict[str, set[str]] = {}
+        for sub in topology.subscriptions:
+            self.subscriptions_by_topic.setdefault(sub.topic_arn, []).append(sub)
+            if sub.protocol == "sqs" and sub.raw_message_delivery:
+                self.raw_topics_by_queue.setdefault(sub.endpoint, set()).add(sub.topic_arn)
+
+    @classmethod
+    def empty(cls) -> TopologyIndex:
+        return cls(Topology(topics=[], queues=[], subscriptions=[]))

@@ -1,0 +1,202 @@
+"""Correlation: which published message a received SQS message is a copy of.
+
+The trace id of a message is the MessageId SNS gave it (or SQS, for a message
+sent straight to a queue). A copy delivered with the SNS envelope names that id
+itself. A raw-delivery copy does not, so it is matched by its body against what
+the topic's tap queue saw: per queue and body, tap observations are queued and
+each new SQS message takes the oldest, so identical bodies published in a row
+map in order. A repeat receive of the same SQS message keeps its trace. A raw
+message whose publication the tap never saw (within ``RAW_WAIT_SECONDS``) is
+treated as sent straight to the queue.
+
+The first to see a publication, the tap or a worker that received a copy, emits
+``published`` and the fanout (``delivered``/``filtered`` per subscription, as
+AWS's filter rules decide); later sightings add nothing, so a journey always
+starts with ``published`` whoever won the race.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections import OrderedDict, deque
+from typing import Any
+
+from .envelope import SnsEnvelope
+from .events import Delivered, Filtered, FlowEmitter, Published
+from .filter_policy import filter_policy_evaluate
+from .publishing import ReceivedMessage
+from .topology import TopologyIndex
+
+RAW_WAIT_SECONDS = 2.0
+BODY_PREVIEW_CHARS = 4096
+MEMORY = 20_000  # traces, SQS message ids and body keys remembered
+
+
+class _Lru(OrderedDict[str, Any]):
+    def remember(self, key: str, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > MEMORY:
+            self.popitem(last=False)
+
+
+def body_key(queue_arn: str, body: str) -> str:
+    return queue_arn + ":" + hashlib.sha256(body.encode()).hexdigest()
+
+
+def attribute_values(attributes: dict[str, dict[str, str]]) -> dict[str, str]:
+    return {name: str(a.get("Value", a.get("StringValue", ""))) for name, a in attributes.items()}
+
+
+class Correlator:
+    def __init__(self, emitter: FlowEmitter) -> None:
+        self._emitter = emitter
+        self.index = TopologyIndex.empty()
+        self._published = _Lru()  # trace id -> None
+        self._delivered = _Lru()  # trace id + queue arn -> None
+        self._by_message = _Lru()  # queue arn + SQS message id -> trace id
+        self._raw: dict[str, deque[str]] = {}  # body key -> trace ids seen by taps
+        self._raw_changed = asyncio.Event()
+        self._policies: dict[str, dict[str, Any]] = {}
+
+    def publication_observe(
+        self, envelope: SnsEnvelope, *, group_id: str | None = None, source: str = "external"
+    ) -> None:
+        trace = envelope.message_id
+        if trace in self._published:
+            return
+        self._published.remember(trace, None)
+        self._emitter.emit(
+            Published,
+            trace_id=trace,
+            topic_arn=envelope.topic_arn,
+            subject=envelope.subject,
+            body=envelope.message[:BODY_PREVIEW_CHARS],
+            attributes=attribute_values(envelope.message_attributes),
+            group_id=group_id,
+            source=source,
+        )
+        for sub in self.index.subscriptions_by_topic.get(envelope.topic_arn, []):
+            result = self._evaluate(sub.filter_policy, sub.filter_policy_scope, envelope)
+            common = {
+                "trace_id": trace,
+                "topic_arn": envelope.topic_arn,
+                "subscription_arn": sub.arn,
+                "protocol": sub.protocol,
+                "endpoint": sub.endpoint,
+            }
+            if not result.matched:
+                self._emitter.emit(Filtered, reason=result.reason or "filtered", **common)
+                continue
+            self._emitter.emit(Delivered, **common)
+            if sub.protocol == "sqs":
+                self._delivered.remember(trace + sub.endpoint, None)
+                if sub.raw_message_delivery:
+                    key = body_key(sub.endpoint, envelope.message)
+                    self._raw.setdefault(key, deque(maxlen=1000)).append(trace)
+                    self._raw_changed.set()
+
+    def direct_observe(
+        self, *, trace_id: str, queue_arn: str, body: str, source: str = "external",
+        attributes: dict[str, str] | None = None, group_id: str | None = None,
+    ) -> None:  # fmt: skip
+        """A message sent straight to a queue, not through a topic."""
+        if trace_id in self._published:
+            return
+        self._published.remember(trace_id, None)
+        self._emitter.emit(
+            Published,
+            trace_id=trace_id,
+            queue_arn=queue_arn,
+            body=body[:BODY_PREVIEW_CHARS],
+            attributes=attributes or {},
+            group_id=group_id,
+            source=source,
+        )
+
+    async def trace_for(self, message: ReceivedMessage, *, queue_arn: str) -> str:
+        """The trace a received message belongs to; emits its publication if unseen."""
+        cached = self._by_message.get(queue_arn + message.message_id)
+        if cached:
+            return cached
+        trace = await self._resolve(message, queue_arn)
+        self._by_message.remember(queue_arn + message.message_id, trace)
+        return trace
+
+    async def _resolve(self, message: ReceivedMessage, queue_arn: str) -> str:
+        envelope = message.envelope
+        if envelope is not None and envelope.topic_arn in self.index.topics:
+            self.publication_observe(envelope, group_id=message.message_group_id)
+            self._delivery_confirm(envelope.message_id, envelope.topic_arn, queue_arn)
+            return envelope.message_id
+        if queue_arn in self.index.raw_topics_by_queue:
+            key = body_key(queue_arn, message.body)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + RAW_WAIT_SECONDS
+            while True:
+                waiting = self._raw.get(key)
+                if waiting:
+                    return waiting.popleft()
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                self._raw_changed.clear()
+                try:
+                    await asyncio.wait_for(self._raw_changed.wait(), remaining)
+                except TimeoutError:
+                    break
+        self.direct_observe(
+            trace_id=message.message_id,
+            queue_arn=queue_arn,
+            body=message.body,
+            attributes={a.name: a.value for a in message.message_attributes},
+            group_id=message.message_group_id,
+        )
+        return message.message_id
+
+    def _delivery_confirm(self, trace: str, topic_arn: str, queue_arn: str) -> None:
+        """A worker holds a copy the filter rules said AWS would not deliver: show both."""
+        if trace + queue_arn in self._delivered:
+            return
+        self._delivered.remember(trace + queue_arn, None)
+        sub = next(
+            (
+                s
+                for s in self.index.subscriptions_by_topic.get(topic_arn, [])
+                if s.endpoint == queue_arn
+            ),
+            None,
+        )
+        self._emitter.emit(
+            Delivered,
+            trace_id=trace,
+            topic_arn=topic_arn,
+            subscription_arn=sub.arn if sub else "",
+            protocol="sqs",
+            endpoint=queue_arn,
+            basis="observed",
+            note="The backend delivered this copy although AWS's filter rules would not have.",
+        )
+
+    def _evaluate(self, policy_text: str | None, scope: str, envelope: SnsEnvelope) -> Any:
+        if not policy_text:
+            return _MATCH
+        policy = self._policies.get(policy_text)
+        if policy is None:
+            policy = self._policies[policy_text] = json.loads(policy_text)
+        return filter_policy_evaluate(
+            policy,
+            scope=scope,
+            message_attributes=envelope.message_attributes,
+            body=envelope.message,
+        )
+
+
+class _Match:
+    matched = True
+    reason = None
+
+
+_MATCH = _Match()

@@ -1,0 +1,201 @@
+"""Flow events: what the watcher and the workers saw happen, as typed records.
+
+Each event type is a frozen, slotted, keyword-only dataclass, so an event with
+a misspelt or missing field fails where it is built, not in a browser. Every
+event carries a sequence number and a timestamp, assigned by one `FlowEmitter`
+per engine: the number lets a client tell a gap (missed frames) from a quiet
+moment, and orders events that crossed different channels.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal, TypeVar
+
+EventType = Literal[
+    "published",
+    "delivered",
+    "filtered",
+    "received",
+    "processed",
+    "failed",
+    "dead_lettered",
+    "depth",
+    "resource_changed",
+    "error",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlowEvent:
+    seq: int
+    ts: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def trace(self) -> str | None:
+        return getattr(self, "trace_id", None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Published(FlowEvent):
+    """A message entered the system: published to a topic or sent straight to a queue."""
+
+    type: Literal["published"] = field(default="published", init=False)
+    trace_id: str
+    topic_arn: str | None = None
+    queue_arn: str | None = None
+    subject: str | None = None
+    body: str = ""
+    attributes: dict[str, str] = field(default_factory=dict)
+    group_id: str | None = None
+    #: "flowdash" when Flowdash published it, "external" when the tap queue saw it first.
+    source: str = "external"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Delivered(FlowEvent):
+    """A copy of the message reached a subscription's endpoint (for SQS: a queue)."""
+
+    type: Literal["delivered"] = field(default="delivered", init=False)
+    trace_id: str
+    topic_arn: str
+    subscription_arn: str
+    protocol: str
+    endpoint: str
+    #: "policy": what the filter policy says AWS does; "observed": a worker received it.
+    basis: str = "policy"
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Filtered(FlowEvent):
+    """A subscription's filter policy kept the message from its endpoint."""
+
+    type: Literal["filtered"] = field(default="filtered", init=False)
+    trace_id: str
+    topic_arn: str
+    subscription_arn: str
+    protocol: str
+    endpoint: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Received(FlowEvent):
+    type: Literal["received"] = field(default="received", init=False)
+    trace_id: str
+    queue_arn: str
+    worker: str
+    message_id: str
+    receive_count: int
+    group_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Processed(FlowEvent):
+    type: Literal["processed"] = field(default="processed", init=False)
+    trace_id: str
+    queue_arn: str
+    worker: str
+    message_id: str
+    duration_ms: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Failed(FlowEvent):
+    """Processing failed; the message stays in the queue and reappears after its
+    visibility timeout, unless this was its last receive before the DLQ."""
+
+    type: Literal["failed"] = field(default="failed", init=False)
+    trace_id: str
+    queue_arn: str
+    worker: str
+    message_id: str
+    receive_count: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeadLettered(FlowEvent):
+    type: Literal["dead_lettered"] = field(default="dead_lettered", init=False)
+    trace_id: str
+    queue_arn: str
+    dead_letter_arn: str
+    message_id: str
+    receive_count: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Depth(FlowEvent):
+    type: Literal["depth"] = field(default="depth", init=False)
+    queue_arn: str
+    visible: int
+    in_flight: int
+    delayed: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResourceChanged(FlowEvent):
+    type: Literal["resource_changed"] = field(default="resource_changed", init=False)
+    kind: str  # topic, queue, subscription, workers
+    action: str  # created, deleted, changed
+    arn: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Error(FlowEvent):
+    type: Literal["error"] = field(default="error", init=False)
+    source: str
+    message: str
+    code: str | None = None
+    resource: str | None = None
+
+
+EVENT_TYPES: dict[str, type[FlowEvent]] = {
+    cls.__dataclass_fields__["type"].default: cls  # type: ignore[misc]
+    for cls in (
+        Published, Delivered, Filtered, Received, Processed, Failed, DeadLettered, Depth,
+        ResourceChanged, Error,
+    )
+}  # fmt: skip
+
+E = TypeVar("E", bound=FlowEvent)
+Listener = Callable[[FlowEvent], None]
+
+
+def event_from_dict(data: dict[str, Any]) -> FlowEvent:
+    """Rebuild an event from ``to_dict`` output; unknown types or fields raise."""
+    cls = EVENT_TYPES[data["type"]]
+    init = {f.name for f in fields(cls) if f.init}
+    return cls(**{k: v for k, v in data.items() if k in init})
+
+
+class FlowEmitter:
+    """Numbers events and hands them to listeners: the engine's one way out."""
+
+    def __init__(self, *, start_seq: int = 1, clock: Callable[[], float] = time.time) -> None:
+        self._counter = itertools.count(start_seq)
+        self._lock = threading.Lock()
+        self._listeners: list[Listener] = []
+        self._clock = clock
+        self.last_seq = start_seq - 1
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def emit(self, cls: type[E], **values: Any) -> E:
+        with self._lock:
+            seq = next(self._counter)
+            event = cls(seq=seq, ts=self._clock(), **values)
+            self.last_seq = seq
+            # Inside the lock, so listeners see events in sequence order; keep them quick.
+            for listener in self._listeners:
+                listener(event)
+        return event
