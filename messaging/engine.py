@@ -1,0 +1,93 @@
+"""The flow engine: the watcher, the workers and the correlator, run together.
+
+One engine runs per deployment: inside the Daphne process by default, or in
+``manage.py flowwatch`` when scaled out. It owns the only `FlowEmitter`, so
+sequence numbers are global. Everything it sees leaves as flow events through
+the emitter's listeners.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict
+from typing import Any
+
+from .aio import AwsRunner
+from .connection import Connection
+from .correlation import Correlator
+from .events import FlowEmitter, ResourceChanged
+from .topology import TopologyIndex
+from .watcher import Watcher
+from .workers import WorkerPool, WorkerSpec
+
+
+class FlowEngine:
+    def __init__(
+        self,
+        conn: Connection,
+        emitter: FlowEmitter,
+        *,
+        watcher_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.conn = conn
+        self.emitter = emitter
+        self.run = AwsRunner()
+        self.correlator = Correlator(emitter)
+        self.watcher = Watcher(conn, emitter, self.correlator, self.run, **(watcher_options or {}))
+        self.workers = WorkerPool(
+            conn, emitter, self.correlator, self.run, on_activity=self.watcher.depth_soon
+        )
+        self._wanted: dict[str, WorkerSpec] = {}
+        self._task: asyncio.Task[None] | None = None
+        self.watcher.on_refresh(self._apply_workers)
+
+    async def start(self, *, within: float = 15.0) -> None:
+        """Start watching; returns once the topology is read and the topics are tapped."""
+        if self._task is None:
+            self._task = asyncio.create_task(self.watcher.run_forever(), name="flow watcher")
+        async with asyncio.timeout(within):
+            await self.watcher.ready.wait()
+            await self.watcher.taps_ready()
+
+    async def stop(self) -> None:
+        await self.workers.stop_all()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        self.run.shutdown()
+
+    def refresh_soon(self) -> None:
+        self.watcher.refresh_soon()
+
+    def workers_set(self, queue_arn: str, spec: WorkerSpec) -> None:
+        """Ask for workers on a queue; they start once the watcher knows the queue."""
+        self._wanted[queue_arn] = spec.validate()
+        if queue_arn in self.correlator.index.queues:
+            self.workers.set(queue_arn, spec)
+        else:
+            self.watcher.refresh_soon()
+        self.emitter.emit(ResourceChanged, kind="workers", action="changed", arn=queue_arn)
+
+    def sent_note(self, *, queue_arn: str, message_id: str, body: str) -> None:
+        """Flowdash sent straight to a queue: show it now, before any worker receives it."""
+        self.correlator.direct_observe(
+            trace_id=message_id, queue_arn=queue_arn, body=body, source="flowdash"
+        )
+        self.watcher.depth_soon(queue_arn)
+
+    def _apply_workers(self, index: TopologyIndex) -> None:
+        for queue_arn, spec in self._wanted.items():
+            if queue_arn in index.queues and self.workers.spec(queue_arn) != spec:
+                self.workers.set(queue_arn, spec)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The state a new viewer starts from; events after ``last_seq`` bring it forward."""
+        topology = self.correlator.index.topology
+        return {
+            "last_seq": self.emitter.last_seq,
+            "topology": asdict(topology),
+            "depths": {arn: asdict(d) for arn, d in self.watcher.depths.items()},
+            "workers": [asdict(s) for s in self.workers.stats.values()],
+            "worker_specs": {arn: asdict(spec) for arn, spec in self._wanted.items()},
+        }

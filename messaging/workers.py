@@ -1,0 +1,288 @@
+"""Simulated workers: consumers of one queue that behave as real ones do.
+
+A worker long-polls for a batch, "processes" each message for a set time,
+succeeds or fails (a failure rate, or a poison marker in the body), deletes
+what succeeded in one DeleteMessageBatch, and lets failures sit until their
+visibility timeout lapses so SQS delivers them again, and after
+maxReceiveCount moves them to the dead-letter queue. A worker never deletes a
+message it did not process. Several workers on one queue compete.
+
+SQS moves a message to the DLQ during a later ReceiveMessage, not when it
+fails. So a failure at the last allowed receive marks the message as doomed;
+the first receive on that queue after its visibility lapsed that scanned the
+whole queue (returned less than a full batch) without returning it confirms
+the move, and only then is ``dead_lettered`` emitted.
+
+Cost: with busy workers, one receive and one delete per batch of up to 10
+(0.2 requests per message); idle, one 20 s long poll per worker (3 a minute).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .aio import AwsRunner
+from .connection import Connection
+from .correlation import Correlator
+from .errors import FlowdashError, InvalidInput, ResourceNotFound
+from .events import DeadLettered, Error, Failed, FlowEmitter, Processed, Received
+from .publishing import ReceivedMessage, received_message
+from .resources import Queue
+from .watcher import backoff
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerSpec:
+    """How the workers of one queue behave; changes apply from their next batch."""
+
+    count: int = 1
+    min_ms: int = 500
+    max_ms: int = 500
+    failure_rate: float = 0.0
+    poison_marker: str = "poison"
+    batch_size: int = 10
+    wait_seconds: int = 20
+
+    def validate(self) -> WorkerSpec:
+        if not 0 <= self.count <= 50:
+            raise InvalidInput("Between 0 and 50 workers per queue.", field="count")
+        if not 0 <= self.min_ms <= self.max_ms <= 600_000:
+            raise InvalidInput(
+                "Processing time: 0 <= minimum <= maximum <= 600000 ms.", field="min_ms"
+            )
+        if not 0.0 <= self.failure_rate <= 1.0:
+            raise InvalidInput("The failure rate is between 0 and 1.", field="failure_rate")
+        if not 1 <= self.batch_size <= 10:
+            raise InvalidInput("A batch holds 1 to 10 messages.", field="batch_size")
+        if not 0 <= self.wait_seconds <= 20:
+            raise InvalidInput("Long polling waits 0 to 20 seconds.", field="wait_seconds")
+        return self
+
+
+@dataclass(slots=True)
+class WorkerStats:
+    name: str
+    queue_arn: str
+    busy: bool = False
+    processed: int = 0
+    failed: int = 0
+
+
+@dataclass(slots=True)
+class _Doomed:
+    trace_id: str
+    receive_count: int
+    visible_at: float
+
+
+@dataclass(slots=True)
+class _QueueWorkers:
+    spec: WorkerSpec
+    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    doomed: dict[str, _Doomed] = field(default_factory=dict)
+    serial: int = 0
+
+
+class WorkerPool:
+    def __init__(
+        self,
+        conn: Connection,
+        emitter: FlowEmitter,
+        correlator: Correlator,
+        run: AwsRunner,
+        *,
+        on_activity: Callable[[str], None] = lambda queue_arn: None,
+    ) -> None:
+        self.conn = conn
+        self.emitter = emitter
+        self.correlator = correlator
+        self.run = run
+        self.on_activity = on_activity
+        self.stats: dict[str, WorkerStats] = {}
+        self._queues: dict[str, _QueueWorkers] = {}
+
+    def spec(self, queue_arn: str) -> WorkerSpec | None:
+        group = self._queues.get(queue_arn)
+        return group.spec if group else None
+
+    def set(self, queue_arn: str, spec: WorkerSpec) -> None:
+        """Run ``spec.count`` workers on the queue, starting or stopping the difference."""
+        spec.validate()
+        group = self._queues.setdefault(queue_arn, _QueueWorkers(spec=spec))
+        group.spec = spec
+        while len(group.tasks) < spec.count:
+            group.serial += 1
+            name = f"{queue_arn.rsplit(':', 1)[-1]}#{group.serial}"
+            self.stats[name] = WorkerStats(name=name, queue_arn=queue_arn)
+            group.tasks[name] = asyncio.create_task(self._work(queue_arn, name), name=name)
+        while len(group.tasks) > spec.count:
+            name, task = group.tasks.popitem()
+            task.cancel()
+            self.stats.pop(name, None)
+
+    def names(self, queue_arn: str) -> list[str]:
+        group = self._queues.get(queue_arn)
+        return list(group.tasks) if group else []
+
+    async def stop_all(self) -> None:
+        tasks = [t for g in self._queues.values() for t in g.tasks.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._queues.clear()
+        self.stats.clear()
+
+    def _retire(self, queue_arn: str, name: str) -> None:
+        group = self._queues.get(queue_arn)
+        if group is not None:
+            group.tasks.pop(name, None)
+        self.stats.pop(name, None)
+
+    async def _work(self, queue_arn: str, name: str) -> None:
+        attempt = 0
+        while True:
+            queue = self.correlator.index.queues.get(queue_arn)
+            group = self._queues[queue_arn]
+            if queue is None:
+                self.emitter.emit(
+                    Error, source="worker", resource=queue_arn,
+                    message=f"Worker {name} stopped: its queue no longer exists.",
+                )  # fmt: skip
+                self._retire(queue_arn, name)
+                return
+            try:
+                await self._batch(queue, group, name)
+                attempt = 0
+            except asyncio.CancelledError:
+                raise
+            except ResourceNotFound:
+                self.emitter.emit(
+                    Error, source="worker", resource=queue_arn, code="QueueDoesNotExist",
+                    message=f"Worker {name} stopped: its queue was deleted.",
+                )  # fmt: skip
+                self._retire(queue_arn, name)
+                return
+            except FlowdashError as exc:
+                self.emitter.emit(
+                    Error, source="worker", resource=queue_arn, code=exc.code, message=exc.message
+                )
+                attempt += 1
+                await asyncio.sleep(backoff(attempt))
+
+    async def _batch(self, queue: Queue, group: _QueueWorkers, name: str) -> None:
+        spec = group.spec
+        visibility = int(queue.attributes.get("VisibilityTimeout", 30))
+        # Never take more than can be processed before the first ones reappear.
+        affordable = (visibility * 1000) // max(spec.max_ms, 1) if spec.max_ms else 10
+        batch = max(1, min(spec.batch_size, affordable))
+        started = time.time()
+        response = await self.run(
+            self.conn.sqs.receive_message,
+            QueueUrl=queue.url,
+            MaxNumberOfMessages=batch,
+            WaitTimeSeconds=spec.wait_seconds,
+            MessageAttributeNames=["All"],
+            MessageSystemAttributeNames=["All"],
+        )
+        received_at = time.time()
+        messages = [received_message(m) for m in response.get("Messages", [])]
+        self._confirm_dead_letters(queue, group, started, messages, full=len(messages) >= batch)
+        if not messages:
+            return
+        stats = self.stats[name]
+        done: list[ReceivedMessage] = []
+        failed_groups: set[str] = set()
+        for message in messages:
+            trace = await self.correlator.trace_for(message, queue_arn=queue.arn)
+            self.emitter.emit(
+                Received, trace_id=trace, queue_arn=queue.arn, worker=name,
+                message_id=message.message_id, receive_count=message.receive_count,
+                group_id=message.message_group_id,
+            )  # fmt: skip
+            if message.message_group_id in failed_groups:
+                reason = (
+                    f"an earlier message of group {message.message_group_id} failed; "
+                    "FIFO keeps the group's order, so this one waits too"
+                )
+            else:
+                stats.busy = True
+                begun = time.monotonic()
+                await asyncio.sleep(random.uniform(spec.min_ms, spec.max_ms) / 1000)
+                stats.busy = False
+                reason = self._failure(message, spec)
+            if reason is None:
+                stats.processed += 1
+                done.append(message)
+                self.emitter.emit(
+                    Processed, trace_id=trace, queue_arn=queue.arn, worker=name,
+                    message_id=message.message_id,
+                    duration_ms=int((time.monotonic() - begun) * 1000),
+                )  # fmt: skip
+                continue
+            stats.failed += 1
+            if message.message_group_id:
+                failed_groups.add(message.message_group_id)
+            self.emitter.emit(
+                Failed, trace_id=trace, queue_arn=queue.arn, worker=name,
+                message_id=message.message_id, receive_count=message.receive_count, reason=reason,
+            )  # fmt: skip
+            if queue.max_receive_count and message.receive_count >= queue.max_receive_count:
+                group.doomed[message.message_id] = _Doomed(
+                    trace_id=trace,
+                    receive_count=message.receive_count,
+                    visible_at=received_at + visibility,
+                )
+        if done:
+            await self._delete(queue, done)
+        self.on_activity(queue.arn)
+
+    @staticmethod
+    def _failure(message: ReceivedMessage, spec: WorkerSpec) -> str | None:
+        text = message.envelope.message if message.envelope else message.body
+        if spec.poison_marker and spec.poison_marker in text:
+            return f"poison message (its body contains {spec.poison_marker!r})"
+        if spec.failure_rate and random.random() < spec.failure_rate:
+            return f"random failure ({spec.failure_rate:.0%} of messages fail)"
+        return None
+
+    async def _delete(self, queue: Queue, messages: list[ReceivedMessage]) -> None:
+        response = await self.run(
+            self.conn.sqs.delete_message_batch,
+            QueueUrl=queue.url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m.receipt_handle} for i, m in enumerate(messages)
+            ],
+        )
+        for failure in response.get("Failed", []):
+            message = messages[int(failure["Id"])]
+            self.emitter.emit(
+                Error, source="worker", resource=queue.arn, code=failure.get("Code"),
+                message=f"Could not delete message {message.message_id} after processing it "
+                f"({failure.get('Message', 'no reason given')}); SQS will deliver it again.",
+            )  # fmt: skip
+
+    def _confirm_dead_letters(
+        self, queue: Queue, group: _QueueWorkers, started: float,
+        messages: list[ReceivedMessage], *, full: bool,
+    ) -> None:  # fmt: skip
+        if not group.doomed:
+            return
+        returned = {m.message_id for m in messages}
+        for message_id, doomed in list(group.doomed.items()):
+            if message_id in returned:
+                del group.doomed[message_id]  # came back after all; it will be judged again
+            elif not full and doomed.visible_at <= started and queue.dead_letter_arn:
+                del group.doomed[message_id]
+                self.emitter.emit(
+                    DeadLettered, trace_id=doomed.trace_id, queue_arn=queue.arn,
+                    dead_letter_arn=queue.dead_letter_arn, message_id=message_id,
+                    receive_count=doomed.receive_count,
+                )  # fmt: skip
+                self.on_activity(queue.dead_letter_arn)
