@@ -18,10 +18,12 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer, django_auth
 
 from messaging import publishing, resources, subscriptions
-from messaging.errors import FlowdashError
+from messaging.errors import FlowdashError, ResourceNotFound
 from messaging.topology import topology_get
 from messaging.validation import MessageAttribute
+from messaging.workers import WorkerSpec
 
+from . import selectors, services
 from .backend import connection
 from .models import ApiToken, token_digest
 
@@ -340,6 +342,42 @@ def subscription_update(request: HttpRequest, arn: str, payload: SubscriptionUpd
 def subscription_delete(request: HttpRequest, arn: str) -> Any:
     subscriptions.subscription_delete(connection(), arn=arn)
     return Status(204, None)
+
+
+class WorkerSpecIn(Schema):
+    count: int = 1
+    min_ms: int = 500
+    max_ms: int = 500
+    failure_rate: float = 0.0
+    poison_marker: str = "poison"
+    batch_size: int = 10
+
+
+class WorkerSettingOut(WorkerSpecIn):
+    queue_arn: str
+
+
+class TraceOut(Schema):
+    trace_id: str
+    events: list[dict[str, Any]]
+
+
+@api.put("/queues/{arn}/workers", response={200: WorkerSettingOut, **ERRORS}, tags=["workers"])
+def workers_set(request: HttpRequest, arn: str, payload: WorkerSpecIn) -> Any:
+    """Run ``count`` simulated workers on the queue (0 stops them)."""
+    conn = connection()
+    resources.queue_url(conn, arn=arn)  # 404 for a queue that does not exist
+    return services.worker_settings_set(queue_arn=arn, spec=WorkerSpec(**payload.dict()))
+
+
+@api.get("/traces/{trace_id}", response={200: TraceOut, **ERRORS}, tags=["traces"])
+def trace_get(request: HttpRequest, trace_id: str) -> Any:
+    """A message's journey: published, delivered or filtered per subscription,
+    received (by which worker, how often), processed, failed or dead-lettered."""
+    events = selectors.trace_get(trace_id=trace_id)
+    if not events:
+        raise ResourceNotFound(f"No flow events for trace {trace_id!r}.", field="trace_id")
+    return {"trace_id": trace_id, "events": events}
 
 
 # Errors: one shape for all ---------------------------------------------------------

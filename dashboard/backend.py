@@ -37,7 +37,14 @@ def connection() -> Connection:
                 )
                 endpoint = _server.start()
             _connection = Connection(config, endpoint_url=endpoint)
+            _connection.on_change(_tell_engine)
     return _connection
+
+
+def _tell_engine(kind: str, details: dict[str, Any]) -> None:
+    from .flowbus import command_send
+
+    command_send(kind, **details)
 
 
 def embedded_server() -> EmbeddedServer | None:

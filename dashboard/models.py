@@ -58,3 +58,44 @@ class ApiToken(models.Model):
     @property
     def revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class FlowEventRecord(models.Model):
+    """A stored flow event: the trace API and the admin read these. Written in
+    batches by the flow bus, pruned to ``FLOWDASH_EVENT_RETENTION`` rows."""
+
+    seq = models.BigIntegerField(unique=True)
+    ts = models.DateTimeField(db_index=True)
+    type = models.CharField(max_length=20, db_index=True)
+    trace_id = models.CharField(max_length=100, blank=True, db_index=True)
+    resource = models.CharField(
+        max_length=300, blank=True, db_index=True, help_text="The queue or topic ARN it concerns."
+    )
+    data = models.JSONField()
+
+    class Meta:
+        ordering = ("-seq",)
+        verbose_name = "flow event"
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.type}"
+
+
+class WorkerSetting(models.Model):
+    """How many simulated workers run on a queue and how they behave. Kept here
+    so workers come back after a restart; the engine reads them on start."""
+
+    queue_arn = models.CharField(max_length=300, unique=True)
+    count = models.PositiveSmallIntegerField(default=1)
+    min_ms = models.PositiveIntegerField(default=500, help_text="Shortest processing time (ms).")
+    max_ms = models.PositiveIntegerField(default=500, help_text="Longest processing time (ms).")
+    failure_rate = models.FloatField(default=0.0, help_text="0 to 1.")
+    poison_marker = models.CharField(
+        max_length=100, blank=True, default="poison",
+        help_text="Messages whose body contains this always fail.",
+    )  # fmt: skip
+    batch_size = models.PositiveSmallIntegerField(default=10)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.count} worker(s) on {self.queue_arn.rsplit(':', 1)[-1]}"

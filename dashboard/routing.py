@@ -1,7 +1,9 @@
-"""Websocket routes. Socket consumers live in ``dashboard/consumers.py``."""
+"""Websocket routes."""
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import path
 
-websocket_urlpatterns: list[URLPattern] = []
+from .consumers import FlowConsumer
+
+websocket_urlpatterns = [path("ws/flow/", FlowConsumer.as_asgi())]

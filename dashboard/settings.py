@@ -140,3 +140,16 @@ LOGGING = {
         "django.channels.server": {"level": "WARNING"},
     },
 }
+
+#: Where the flow engine runs: "inprocess" (inside Daphne, the default) or
+#: "external" (``manage.py flowwatch``, for several Daphne processes).
+FLOWDASH_ENGINE = os.environ.get("FLOWDASH_ENGINE", "inprocess")
+#: Flow events kept in the database; older ones are pruned.
+FLOWDASH_EVENT_RETENTION = int(os.environ.get("FLOWDASH_EVENT_RETENTION", 200_000))
+#: Watcher intervals in seconds (messaging.watcher explains the request cost of each).
+FLOWDASH_WATCHER = {
+    "refresh_seconds": float(os.environ.get("FLOWDASH_REFRESH_SECONDS", 15)),
+    "depth_fast": float(os.environ.get("FLOWDASH_DEPTH_FAST_SECONDS", 0.5)),
+    "depth_slow": float(os.environ.get("FLOWDASH_DEPTH_SLOW_SECONDS", 30)),
+    "tap_wait_seconds": int(os.environ.get("FLOWDASH_TAP_WAIT_SECONDS", 20)),
+}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -27,6 +28,10 @@ CLIENT_CONFIG = Config(
 
 #: Emulators accept any credentials; real ones would be a secret to leak.
 EMULATOR_CREDENTIALS = {"aws_access_key_id": "flowdash", "aws_secret_access_key": "flowdash"}
+
+
+#: Called with a kind ("topology.changed", "message.sent") and its details.
+ChangeListener = Callable[[str, dict[str, Any]], None]
 
 
 class RequestCounter:
@@ -68,6 +73,15 @@ class Connection:
         self.sqs = session.client("sqs", **kwargs)
         for client in (self.sns, self.sqs):
             client.meta.events.register("before-send.*.*", self.requests)
+        self._listeners: list[ChangeListener] = []
+
+    def on_change(self, listener: ChangeListener) -> None:
+        """Be told when Flowdash changed something (the seam the live engine hangs on)."""
+        self._listeners.append(listener)
+
+    def notify(self, kind: str, **details: Any) -> None:
+        for listener in self._listeners:
+            listener(kind, details)
 
     @property
     def prefix(self) -> str:

@@ -69,12 +69,15 @@ class FlowEngine:
             self.watcher.refresh_soon()
         self.emitter.emit(ResourceChanged, kind="workers", action="changed", arn=queue_arn)
 
-    def sent_note(self, *, queue_arn: str, message_id: str, body: str) -> None:
+    def sent_note(self, *, queue_url: str, message_id: str, body: str) -> None:
         """Flowdash sent straight to a queue: show it now, before any worker receives it."""
+        queue = next((q for q in self.correlator.index.queues.values() if q.url == queue_url), None)
+        if queue is None:
+            return
         self.correlator.direct_observe(
-            trace_id=message_id, queue_arn=queue_arn, body=body, source="flowdash"
+            trace_id=message_id, queue_arn=queue.arn, body=body, source="flowdash"
         )
-        self.watcher.depth_soon(queue_arn)
+        self.watcher.depth_soon(queue.arn)
 
     def _apply_workers(self, index: TopologyIndex) -> None:
         for queue_arn, spec in self._wanted.items():

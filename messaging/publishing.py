@@ -135,6 +135,7 @@ def queue_send(
         kwargs["MessageDeduplicationId"] = deduplication_id
     with aws_errors(field="body"):
         response = conn.sqs.send_message(**kwargs)
+    conn.notify("message.sent", queue_url=queue_url, message_id=response["MessageId"], body=body)
     return PublishResult(
         message_id=response["MessageId"], sequence_number=response.get("SequenceNumber")
     )

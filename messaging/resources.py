@@ -117,6 +117,7 @@ def topic_create(
     tags = [{"Key": k, "Value": v} for k, v in TAGS.items()]
     with aws_errors(field="name"):
         arn = conn.sns.create_topic(Name=name, Attributes=attributes, Tags=tags)["TopicArn"]
+    conn.notify("topology.changed")
     return topic_get(conn, arn=arn)
 
 
@@ -159,6 +160,7 @@ def topic_delete(conn: Connection, *, arn: str) -> None:
     ownership_check(conn, arn_name(arn))
     with aws_errors():
         conn.sns.delete_topic(TopicArn=arn)
+    conn.notify("topology.changed")
 
 
 # Queues ---------------------------------------------------------------------------
@@ -352,6 +354,7 @@ def queue_create(
     except Exception:
         _rollback(conn, created_dlq)
         raise
+    conn.notify("topology.changed")
     return queue_get(conn, url=url)
 
 
@@ -359,6 +362,7 @@ def queue_delete(conn: Connection, *, url: str) -> None:
     ownership_check(conn, url.rstrip("/").rsplit("/", 1)[-1])
     with aws_errors(field="queue"):
         conn.sqs.delete_queue(QueueUrl=url)
+    conn.notify("topology.changed")
 
 
 def queue_purge(conn: Connection, *, url: str) -> None:

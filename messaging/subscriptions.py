@@ -68,6 +68,7 @@ def subscription_create(
             Attributes=attributes,
             ReturnSubscriptionArn=True,
         )["SubscriptionArn"]
+    conn.notify("topology.changed")
     return subscription_get(conn, arn=arn)
 
 
@@ -99,6 +100,7 @@ def subscription_update(
                 conn.sns.set_subscription_attributes(
                     SubscriptionArn=arn, AttributeName=name, AttributeValue=attributes[name]
                 )
+    conn.notify("topology.changed")
     return subscription_get(conn, arn=arn)
 
 
@@ -128,6 +130,7 @@ def subscription_delete(conn: Connection, *, arn: str) -> None:
     subscription_get(conn, arn=arn)  # raises if gone or outside the prefix
     with aws_errors(field="subscription"):
         conn.sns.unsubscribe(SubscriptionArn=arn)
+    conn.notify("topology.changed")
 
 
 def _listed_subscription(conn: Connection, sub: dict[str, str]) -> Subscription:
