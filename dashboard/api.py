@@ -18,6 +18,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer, django_auth
 
 from messaging import publishing, resources, subscriptions
+from messaging.burst import Burst
 from messaging.errors import FlowdashError, ResourceNotFound
 from messaging.topology import topology_get
 from messaging.validation import MessageAttribute
@@ -25,6 +26,7 @@ from messaging.workers import WorkerSpec
 
 from . import selectors, services
 from .backend import connection
+from .flowbus import command_send
 from .models import ApiToken, token_digest
 
 
@@ -368,6 +370,69 @@ def workers_set(request: HttpRequest, arn: str, payload: WorkerSpecIn) -> Any:
     conn = connection()
     resources.queue_url(conn, arn=arn)  # 404 for a queue that does not exist
     return services.worker_settings_set(queue_arn=arn, spec=WorkerSpec(**payload.dict()))
+
+
+class BurstIn(Schema):
+    count: int = Field(10, description="How many messages (1-10,000)")
+    rate: float = Field(5.0, description="Messages per second (0.1-1,000)")
+    body_template: str = Field("message {{n}}", description="{{n}} is the message's number")
+    attributes: list[AttributeIn] = []
+    message_group_id: str | None = None
+
+
+class BurstOut(Schema):
+    accepted: int
+
+
+class PolicyPreviewIn(Schema):
+    filter_policy: str | dict[str, Any]
+    filter_policy_scope: Literal["MessageAttributes", "MessageBody"] = "MessageAttributes"
+
+
+class PolicyPreviewOut(Schema):
+    trace_id: str
+    body: str
+    attributes: dict[str, dict[str, str]]
+    matched: bool
+    reason: str | None
+
+
+def _burst(payload: BurstIn, **target: str) -> Any:
+    burst = Burst(
+        count=payload.count, rate=payload.rate, body_template=payload.body_template,
+        attributes=tuple(_attributes(payload.attributes)),
+        message_group_id=payload.message_group_id, **target,
+    ).validate()  # fmt: skip
+    command_send(
+        "burst.start", burst={**asdict(burst), "attributes": [asdict(a) for a in burst.attributes]}
+    )
+    return Status(202, {"accepted": burst.count})
+
+
+@api.post("/topics/{arn}/burst", response={202: BurstOut, **ERRORS}, tags=["messages"])
+def topic_burst(request: HttpRequest, arn: str, payload: BurstIn) -> Any:
+    """Publish ``count`` messages at ``rate`` per second, in the background."""
+    resources.topic_get(connection(), arn=arn)
+    return _burst(payload, topic_arn=arn)
+
+
+@api.post("/queues/{arn}/burst", response={202: BurstOut, **ERRORS}, tags=["messages"])
+def queue_burst(request: HttpRequest, arn: str, payload: BurstIn) -> Any:
+    """Send ``count`` messages at ``rate`` per second straight to the queue, in the background."""
+    return _burst(payload, queue_url=resources.queue_url(connection(), arn=arn))
+
+
+@api.post(
+    "/subscriptions/{arn}/preview",
+    response={200: list[PolicyPreviewOut], **ERRORS},
+    tags=["subscriptions"],
+)
+def subscription_preview(request: HttpRequest, arn: str, payload: PolicyPreviewIn) -> Any:
+    """Which of the topic's last published messages this policy would let through."""
+    sub = subscriptions.subscription_get(connection(), arn=arn)
+    return selectors.policy_preview(
+        topic_arn=sub.topic_arn, policy=payload.filter_policy, scope=payload.filter_policy_scope
+    )
 
 
 @api.get("/traces/{trace_id}", response={200: TraceOut, **ERRORS}, tags=["traces"])

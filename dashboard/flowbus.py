@@ -28,8 +28,10 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from messaging.burst import Burst
 from messaging.engine import FlowEngine
 from messaging.events import FlowEmitter, FlowEvent
+from messaging.validation import MessageAttribute
 from messaging.workers import WorkerSpec
 
 from .backend import connection
@@ -183,6 +185,8 @@ class FlowBus:
             engine.refresh_soon()
         elif kind == "workers.set":
             engine.workers_set(message["queue_arn"], WorkerSpec(**message["spec"]))
+        elif kind == "burst.start":
+            engine.burst_start(burst_from(message["burst"]))
         elif kind == "message.sent":
             engine.sent_note(
                 queue_url=message["queue_url"], message_id=message["message_id"],
@@ -192,6 +196,11 @@ class FlowBus:
     def snapshot(self) -> dict[str, Any]:
         assert self.engine is not None
         return {**self.engine.snapshot(), "recent": list(self.recent)}
+
+
+def burst_from(data: dict[str, Any]) -> Burst:
+    attributes = tuple(MessageAttribute(**a) for a in data.get("attributes", ()))
+    return Burst(**{**data, "attributes": attributes})
 
 
 def worker_spec(row: Any) -> WorkerSpec:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from messaging.filter_policy import filter_policy_evaluate, filter_policy_validate
+
 from .models import FlowEventRecord
 
 
@@ -19,3 +21,28 @@ def trace_get(*, trace_id: str) -> list[dict[str, Any]]:
 def events_recent(*, after_seq: int = 0, limit: int = 200) -> list[dict[str, Any]]:
     rows = FlowEventRecord.objects.filter(seq__gt=after_seq).order_by("seq")[:limit]
     return [row.data for row in rows]
+
+
+def policy_preview(
+    *, topic_arn: str, policy: str | dict[str, Any], scope: str, limit: int = 20
+) -> list[dict[str, Any]]:
+    """Which of the topic's last published messages a filter policy would accept (AWS's rules)."""
+    parsed = filter_policy_validate(policy, scope=scope)
+    rows = FlowEventRecord.objects.filter(type="published", resource=topic_arn).order_by("-seq")
+    preview = []
+    for row in rows[:limit]:
+        data = row.data
+        result = filter_policy_evaluate(
+            parsed, scope=scope, message_attributes=data.get("attributes") or {},
+            body=data.get("body", ""),
+        )  # fmt: skip
+        preview.append(
+            {
+                "trace_id": data["trace_id"],
+                "body": data.get("body", ""),
+                "attributes": data.get("attributes") or {},
+                "matched": result.matched,
+                "reason": result.reason,
+            }
+        )
+    return preview

@@ -46,8 +46,15 @@ def body_key(queue_arn: str, body: str) -> str:
     return queue_arn + ":" + hashlib.sha256(body.encode()).hexdigest()
 
 
-def attribute_values(attributes: dict[str, dict[str, str]]) -> dict[str, str]:
-    return {name: str(a.get("Value", a.get("StringValue", ""))) for name, a in attributes.items()}
+def attribute_values(attributes: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """Attributes as SNS envelopes spell them: ``{name: {"Type": ..., "Value": ...}}``."""
+    return {
+        name: {
+            "Type": str(a.get("Type", a.get("DataType", "String"))),
+            "Value": str(a.get("Value", a.get("StringValue", ""))),
+        }
+        for name, a in attributes.items()
+    }
 
 
 class Correlator:
@@ -100,7 +107,7 @@ class Correlator:
 
     def direct_observe(
         self, *, trace_id: str, queue_arn: str, body: str, source: str = "external",
-        attributes: dict[str, str] | None = None, group_id: str | None = None,
+        attributes: dict[str, dict[str, str]] | None = None, group_id: str | None = None,
     ) -> None:  # fmt: skip
         """A message sent straight to a queue, not through a topic."""
         if trace_id in self._published:
@@ -151,7 +158,9 @@ class Correlator:
             trace_id=message.message_id,
             queue_arn=queue_arn,
             body=message.body,
-            attributes={a.name: a.value for a in message.message_attributes},
+            attributes={
+                a.name: {"Type": a.type, "Value": a.value} for a in message.message_attributes
+            },
             group_id=message.message_group_id,
         )
         return message.message_id

@@ -13,9 +13,11 @@ from dataclasses import asdict
 from typing import Any
 
 from .aio import AwsRunner
+from .burst import Burst, burst_run
 from .connection import Connection
 from .correlation import Correlator
-from .events import FlowEmitter, ResourceChanged
+from .errors import FlowdashError
+from .events import Error, FlowEmitter, ResourceChanged
 from .topology import TopologyIndex
 from .watcher import Watcher
 from .workers import WorkerPool, WorkerSpec
@@ -39,6 +41,7 @@ class FlowEngine:
         )
         self._wanted: dict[str, WorkerSpec] = {}
         self._task: asyncio.Task[None] | None = None
+        self._bursts: set[asyncio.Task[None]] = set()
         self.watcher.on_refresh(self._apply_workers)
 
     async def start(self, *, within: float = 15.0) -> None:
@@ -49,7 +52,25 @@ class FlowEngine:
             await self.watcher.ready.wait()
             await self.watcher.taps_ready()
 
+    def burst_start(self, burst: Burst) -> None:
+        """Send a burst in the background; a failure becomes an ``error`` event."""
+        burst.validate()
+        task = asyncio.create_task(self._burst(burst), name="burst")
+        self._bursts.add(task)
+        task.add_done_callback(self._bursts.discard)
+
+    async def _burst(self, burst: Burst) -> None:
+        try:
+            await burst_run(self.conn, self.run, burst)
+        except FlowdashError as exc:
+            self.emitter.emit(
+                Error, source="burst", message=exc.message, code=exc.code,
+                resource=burst.topic_arn or burst.queue_url,
+            )  # fmt: skip
+
     async def stop(self) -> None:
+        for task in list(self._bursts):
+            task.cancel()
         await self.workers.stop_all()
         if self._task is not None:
             self._task.cancel()

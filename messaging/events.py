@@ -53,7 +53,8 @@ class Published(FlowEvent):
     queue_arn: str | None = None
     subject: str | None = None
     body: str = ""
-    attributes: dict[str, str] = field(default_factory=dict)
+    #: As SNS envelopes spell them: ``{name: {"Type": ..., "Value": ...}}``.
+    attributes: dict[str, dict[str, str]] = field(default_factory=dict)
     group_id: str | None = None
     #: "flowdash" when Flowdash published it, "external" when the tap queue saw it first.
     source: str = "external"

@@ -6,7 +6,9 @@ watcher live in exactly one process, and Ctrl-C stops both.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
@@ -44,6 +46,10 @@ class Command(BaseCommand):
         else:
             self._say(f"Log in as '{username}' (password set earlier).")
         self._say("Press Ctrl-C to stop.")
+        # Ctrl-C must stop Flowdash even when started from a shell that ignores SIGINT
+        # for background jobs (Twisted only handles SIGINT if it has Python's default).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        _engine_start_with(server_reactor())
         server = Server(
             application=application,
             endpoints=build_endpoint_description_strings(host=host, port=port),
@@ -59,3 +65,27 @@ class Command(BaseCommand):
     def _say(self, line: str) -> None:
         self.stdout.write(line)
         self.stdout.flush()
+
+
+def server_reactor() -> Any:
+    from twisted.internet import reactor
+
+    return reactor
+
+
+def _engine_start_with(reactor: Any) -> None:
+    """Start the flow engine once Daphne's loop runs, and let it save its events on Ctrl-C."""
+    from twisted.internet.defer import Deferred
+
+    from dashboard import flowbus
+
+    tasks: list[asyncio.Task[Any]] = []
+
+    def start() -> None:
+        tasks.append(asyncio.ensure_future(flowbus.ensure_running()))
+
+    def stop() -> Deferred:
+        return Deferred.fromFuture(asyncio.ensure_future(flowbus.shutdown()))
+
+    reactor.callWhenRunning(start)
+    reactor.addSystemEventTrigger("before", "shutdown", stop)
