@@ -6,7 +6,8 @@ from . import views
 from .api import api
 
 urlpatterns = [
-    path("", views.overview, name="overview"),
+    path("", views.flow, name="flow"),
+    path("overview/", views.overview, name="overview"),
     path("healthz", views.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

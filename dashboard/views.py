@@ -45,6 +45,13 @@ def _queue_choices() -> list[tuple[str, str]]:
 
 @login_required
 @require_GET
+def flow(request: HttpRequest) -> HttpResponse:
+    """The live flow diagram; its data arrives over the websocket (docs/protocol.md)."""
+    return render(request, "dashboard/flow.html")
+
+
+@login_required
+@require_GET
 def overview(request: HttpRequest) -> HttpResponse:
     topology = topology_get(connection())
     return render(request, "dashboard/overview.html", {"topology": topology})
