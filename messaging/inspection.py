@@ -1,0 +1,206 @@
+"""Seeing inside a queue without stealing its messages: one interface, three kinds.
+
+- ``embedded``: moto runs in this process, so messages are read from its memory
+  (``moto_inspect``): visible, in flight (with when they reappear) and delayed,
+  and nothing about them changes.
+- ``localstack``: LocalStack's developer endpoint lists messages without
+  receiving them (``GET /_aws/sqs/messages``), in flight and delayed included.
+- ``receive``: real AWS and other endpoints offer no such view. The only way to
+  look is a ReceiveMessage; Flowdash offers it as an explicit "receive and
+  return" (VisibilityTimeout 0) and never runs it by itself, because it raises
+  each message's receive count and so moves it toward the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .connection import Connection
+from .envelope import SnsEnvelope, envelope_parse
+from .errors import BackendUnavailable
+from .publishing import queue_receive
+from .resources import Queue, ownership_check
+
+InspectorKind = Literal["embedded", "localstack", "receive"]
+MessageState = Literal["visible", "in_flight", "delayed"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InspectedMessage:
+    message_id: str
+    body: str
+    state: MessageState
+    receive_count: int
+    sent_timestamp: int | None = None
+    #: Epoch ms when an in-flight message becomes visible again (None if unknown).
+    visible_at: int | None = None
+    delayed_until: int | None = None
+    group_id: str | None = None
+    deduplication_id: str | None = None
+    sequence_number: str | None = None
+    attributes: dict[str, dict[str, str]] = field(default_factory=dict)
+    envelope: SnsEnvelope | None = None
+
+
+RECEIVE_NOTE = (
+    "This backend has no way to look into a queue without receiving. "
+    "'Receive and return' is a real ReceiveMessage: each message's receive count "
+    "rises (moving it toward the dead-letter queue) and other consumers may miss it "
+    "for a moment."
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueView:
+    kind: InspectorKind
+    queue_arn: str
+    fifo: bool
+    now_ms: int
+    messages: list[InspectedMessage] = field(default_factory=list)
+    max_receive_count: int | None = None
+    dead_letter_arn: str | None = None
+    #: FIFO: message ids per group, in order; groups with a message in flight are locked.
+    lanes: dict[str, list[str]] = field(default_factory=dict)
+    locked_groups: list[str] = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = {"visible": 0, "in_flight": 0, "delayed": 0}
+        for message in self.messages:
+            counts[message.state] += 1
+        return counts
+
+
+_localstack: dict[str, bool] = {}
+
+
+def inspector_kind(conn: Connection) -> InspectorKind:
+    if conn.backend == "embedded":
+        return "embedded"
+    if conn.backend == "endpoint" and conn.endpoint_url and _is_localstack(conn.endpoint_url):
+        return "localstack"
+    return "receive"
+
+
+def queue_inspect(conn: Connection, *, queue: Queue) -> QueueView:
+    """Every message of the queue, where the backend allows it, changing none of them."""
+    ownership_check(conn, queue.name)
+    kind = inspector_kind(conn)
+    if kind == "embedded":
+        from .moto_inspect import moto_queue_messages
+
+        messages = moto_queue_messages(queue_url=queue.url, region=conn.config.region)
+    elif kind == "localstack":
+        messages = _localstack_messages(conn.endpoint_url or "", queue.url)
+    else:
+        messages = []
+    return _view(kind, queue, messages, note=RECEIVE_NOTE if kind == "receive" else "")
+
+
+def queue_receive_and_return(
+    conn: Connection, *, queue: Queue, max_messages: int = 10
+) -> QueueView:
+    """The explicit, receive-based look: messages stay visible but their receive count rises."""
+    received = queue_receive(
+        conn, queue_url=queue.url, max_messages=max_messages, visibility_timeout=0
+    )
+    messages = [
+        InspectedMessage(
+            message_id=m.message_id,
+            body=m.body,
+            state="visible",
+            receive_count=m.receive_count,
+            sent_timestamp=m.sent_timestamp,
+            group_id=m.message_group_id,
+            attributes={a.name: {"Type": a.type, "Value": a.value} for a in m.message_attributes},
+            envelope=m.envelope,
+        )
+        for m in received
+    ]
+    return _view("receive", queue, messages, note=RECEIVE_NOTE)
+
+
+def _view(
+    kind: InspectorKind, queue: Queue, messages: list[InspectedMessage], *, note: str
+) -> QueueView:
+    lanes: dict[str, list[str]] = {}
+    locked: list[str] = []
+    if queue.fifo:
+        for message in messages:
+            group = message.group_id or ""
+            lanes.setdefault(group, []).append(message.message_id)
+            if message.state == "in_flight" and group not in locked:
+                locked.append(group)
+    return QueueView(
+        kind=kind,
+        queue_arn=queue.arn,
+        fifo=queue.fifo,
+        now_ms=int(time.time() * 1000),
+        messages=messages,
+        max_receive_count=queue.max_receive_count,
+        dead_letter_arn=queue.dead_letter_arn,
+        lanes=lanes,
+        locked_groups=locked,
+        note=note,
+    )
+
+
+def _is_localstack(endpoint: str) -> bool:
+    if endpoint not in _localstack:
+        try:
+            with urllib.request.urlopen(f"{endpoint.rstrip('/')}/_localstack/health", timeout=2):
+                _localstack[endpoint] = True
+        except (OSError, ValueError):
+            _localstack[endpoint] = False
+    return _localstack[endpoint]
+
+
+def _localstack_messages(endpoint: str, queue_url: str) -> list[InspectedMessage]:
+    query = urllib.parse.urlencode(
+        {"QueueUrl": queue_url, "ShowInvisible": "true", "ShowDelayed": "true"}
+    )
+    request = urllib.request.Request(
+        f"{endpoint.rstrip('/')}/_aws/sqs/messages?{query}",
+        headers={"Accept": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            data = json.load(response)
+    except (OSError, ValueError) as exc:
+        raise BackendUnavailable(f"LocalStack's message view did not answer: {exc}") from exc
+    return [_localstack_message(m) for m in _find_messages(data)]
+
+
+def _find_messages(data: Any) -> list[dict[str, Any]]:
+    """LocalStack answers in ReceiveMessage's shape; accept it nested or flat."""
+    if isinstance(data, dict):
+        for key in ("ReceiveMessageResponse", "ReceiveMessageResult"):
+            if key in data:
+                return _find_messages(data[key])
+        messages = data.get("Messages", data.get("Message", []))
+        return [messages] if isinstance(messages, dict) else list(messages or [])
+    return []
+
+
+def _localstack_message(m: dict[str, Any]) -> InspectedMessage:
+    raw_attrs = m.get("Attributes", {})
+    if isinstance(raw_attrs, list):
+        raw_attrs = {a["Name"]: a["Value"] for a in raw_attrs}
+    delayed = str(raw_attrs.get("IsDelayed", "false")).lower() == "true"
+    invisible = str(raw_attrs.get("IsVisible", "true")).lower() == "false"
+    sent = raw_attrs.get("SentTimestamp")
+    return InspectedMessage(
+        message_id=m.get("MessageId", ""),
+        body=m.get("Body", ""),
+        state="delayed" if delayed else "in_flight" if invisible else "visible",
+        receive_count=int(raw_attrs.get("ApproximateReceiveCount", 0)),
+        sent_timestamp=int(sent) if sent else None,
+        group_id=raw_attrs.get("MessageGroupId"),
+        envelope=envelope_parse(m.get("Body", "")),
+    )
