@@ -17,7 +17,7 @@ from ninja import Field, NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer, django_auth
 
-from messaging import publishing, resources, subscriptions
+from messaging import inspection, publishing, resources, subscriptions
 from messaging.burst import Burst
 from messaging.errors import FlowdashError, ResourceNotFound
 from messaging.topology import topology_get
@@ -433,6 +433,86 @@ def subscription_preview(request: HttpRequest, arn: str, payload: PolicyPreviewI
     return selectors.policy_preview(
         topic_arn=sub.topic_arn, policy=payload.filter_policy, scope=payload.filter_policy_scope
     )
+
+
+class InspectedOut(Schema):
+    message_id: str
+    body: str
+    state: str
+    receive_count: int
+    sent_timestamp: int | None
+    visible_at: int | None
+    delayed_until: int | None
+    group_id: str | None
+    deduplication_id: str | None
+    attributes: dict[str, dict[str, str]]
+    envelope: EnvelopeOut | None
+
+
+class QueueViewOut(Schema):
+    kind: str
+    queue_arn: str
+    fifo: bool
+    now_ms: int
+    counts: dict[str, int]
+    messages: list[InspectedOut]
+    max_receive_count: int | None
+    dead_letter_arn: str | None
+    lanes: dict[str, list[str]]
+    locked_groups: list[str]
+    note: str
+
+
+class RedriveIn(Schema):
+    source_arn: str
+    limit: int | None = Field(
+        None, ge=1, le=10_000, description="at most this many (all when empty)"
+    )
+
+
+class RedriveOut(Schema):
+    moved: int
+    resent_skipped: int
+    remaining: int
+
+
+def _queue(arn: str) -> Any:
+    conn = connection()
+    return resources.queue_get(conn, url=resources.queue_url(conn, arn=arn))
+
+
+@api.get("/queues/{arn}/inspect", response={200: QueueViewOut, **ERRORS}, tags=["inspect"])
+def queue_inspect(request: HttpRequest, arn: str) -> Any:
+    """Every message in the queue without receiving it, where the backend allows (``kind``
+    says which view this is); on ``receive`` backends the list is empty, see ``note``."""
+    return inspection.queue_inspect(connection(), queue=_queue(arn))
+
+
+@api.post(
+    "/queues/{arn}/receive-and-return", response={200: QueueViewOut, **ERRORS}, tags=["inspect"]
+)
+def queue_receive_and_return(request: HttpRequest, arn: str) -> Any:
+    """Look by receiving (VisibilityTimeout 0): each message's receive count rises."""
+    return inspection.queue_receive_and_return(connection(), queue=_queue(arn))
+
+
+@api.get(
+    "/queues/{arn}/dead-letter-sources", response={200: list[QueueOut], **ERRORS}, tags=["inspect"]
+)
+def queue_dead_letter_sources(request: HttpRequest, arn: str) -> Any:
+    return resources.dead_letter_sources(connection(), queue=_queue(arn))
+
+
+@api.post("/queues/{arn}/redrive", response={200: RedriveOut, **ERRORS}, tags=["inspect"])
+def queue_redrive(request: HttpRequest, arn: str, payload: RedriveIn) -> Any:
+    """Move messages from this dead-letter queue back to ``source_arn``, each exactly once.
+    Call with a small ``limit`` repeatedly to show progress."""
+    dead_letter = _queue(arn)
+    result = services.queue_redrive(
+        dead_letter=dead_letter, source=_queue(payload.source_arn), limit=payload.limit
+    )
+    remaining = _queue(arn).depth.visible
+    return {"moved": result.moved, "resent_skipped": result.resent_skipped, "remaining": remaining}
 
 
 @api.get("/traces/{trace_id}", response={200: TraceOut, **ERRORS}, tags=["traces"])

@@ -31,7 +31,9 @@ def connection() -> Connection:
         if _connection is None:
             config = settings.FLOWDASH_BACKEND
             endpoint = None
-            if config.backend == "embedded":
+            # An embedded config that names its endpoint means the moto server already
+            # runs in this process (tests start their own); otherwise start it here.
+            if config.backend == "embedded" and not config.endpoint_url:
                 _server = EmbeddedServer(
                     host=config.moto_host, port=config.moto_port, fastpath=config.moto_fastpath
                 )

@@ -99,3 +99,20 @@ class WorkerSetting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.count} worker(s) on {self.queue_arn.rsplit(':', 1)[-1]}"
+
+
+class RedriveJournalEntry(models.Model):
+    """A dead-letter message that a redrive has sent back to its source queue.
+    Written after the send and before the delete, so an interrupted redrive
+    resumes without sending anything twice (see messaging.redrive)."""
+
+    message_id = models.CharField(max_length=100, unique=True)
+    dead_letter_arn = models.CharField(max_length=300)
+    source_arn = models.CharField(max_length=300)
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "redrive journal entries"
+
+    def __str__(self) -> str:
+        return self.message_id

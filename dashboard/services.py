@@ -6,10 +6,13 @@ from dataclasses import asdict
 
 from django.db import transaction
 
+from messaging.redrive import RedriveResult, redrive_run
+from messaging.resources import Queue
 from messaging.workers import WorkerSpec
 
+from .backend import connection
 from .flowbus import command_send
-from .models import WorkerSetting
+from .models import RedriveJournalEntry, WorkerSetting
 
 
 def worker_settings_set(*, queue_arn: str, spec: WorkerSpec) -> WorkerSetting:
@@ -31,3 +34,28 @@ def worker_settings_set(*, queue_arn: str, spec: WorkerSpec) -> WorkerSetting:
             lambda: command_send("workers.set", queue_arn=queue_arn, spec=asdict(spec))
         )
     return row
+
+
+class DatabaseJournal:
+    """messaging.redrive's journal, kept in the database so it survives a restart."""
+
+    def __init__(self, *, dead_letter_arn: str, source_arn: str) -> None:
+        self.dead_letter_arn = dead_letter_arn
+        self.source_arn = source_arn
+
+    def sent(self, message_id: str) -> bool:
+        return RedriveJournalEntry.objects.filter(message_id=message_id).exists()
+
+    def record(self, message_id: str) -> None:
+        RedriveJournalEntry.objects.get_or_create(
+            message_id=message_id,
+            defaults={"dead_letter_arn": self.dead_letter_arn, "source_arn": self.source_arn},
+        )
+
+
+def queue_redrive(*, dead_letter: Queue, source: Queue, limit: int | None) -> RedriveResult:
+    """Move messages from a DLQ back to its source, exactly once each (journaled)."""
+    journal = DatabaseJournal(dead_letter_arn=dead_letter.arn, source_arn=source.arn)
+    return redrive_run(
+        connection(), dead_letter=dead_letter, source=source, journal=journal, limit=limit
+    )

@@ -393,3 +393,13 @@ def _json_or_none(text: str | None) -> dict[str, Any] | None:
 
 def _json_dumps(value: object) -> str:
     return json.dumps(value, separators=(",", ":"))
+
+
+def dead_letter_sources(conn: Connection, *, queue: Queue) -> list[Queue]:
+    """The queues that park their failed messages in ``queue``."""
+    with aws_errors(field="queue"):
+        pages = conn.sqs.get_paginator("list_dead_letter_source_queues").paginate(
+            QueueUrl=queue.url
+        )
+        urls = [u for page in pages for u in page.get("queueUrls", [])]
+    return [queue_get(conn, url=u) for u in urls if is_listed(conn, u.rsplit("/", 1)[-1])]
