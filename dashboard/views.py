@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from messaging import publishing, resources, subscriptions
+from messaging import inspection, publishing, resources, subscriptions
 from messaging.errors import FlowdashError, ResourceNotFound
 from messaging.topology import topology_get
 
@@ -250,6 +250,9 @@ def _queue_page(request: HttpRequest, arn: str, status: int = 200, **extra: Any)
         return redirect("queue_list")
     context = {
         "queue": queue,
+        "inspector_kind": inspection.inspector_kind(conn),
+        "receive_note": inspection.RECEIVE_NOTE,
+        "dead_letter_sources": resources.dead_letter_sources(conn, queue=queue),
         "send_form": extra.get("send_form") or SendForm(),
         "attribute_formset": extra.get("attribute_formset") or AttributeFormSet(prefix="attr"),
         "peek_form": extra.get("peek_form") or PeekForm(),
