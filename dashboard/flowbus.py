@@ -31,6 +31,7 @@ from django.conf import settings
 from messaging.burst import Burst
 from messaging.engine import FlowEngine
 from messaging.events import FlowEmitter, FlowEvent
+from messaging.publishing import received_message
 from messaging.validation import MessageAttribute
 from messaging.workers import WorkerSpec
 
@@ -185,6 +186,19 @@ class FlowBus:
             engine.refresh_soon()
         elif kind == "workers.set":
             engine.workers_set(message["queue_arn"], WorkerSpec(**message["spec"]))
+        elif kind == "consumer.received":
+            await engine.workers.external_received(
+                queue_arn=message["queue_arn"], worker=message["worker"],
+                message=received_message(message["message"]),
+            )  # fmt: skip
+        elif kind == "consumer.outcome":
+            await engine.workers.external_outcome(
+                queue_arn=message["queue_arn"], worker=message["worker"],
+                message=received_message(message["message"]), ok=message["ok"],
+                reason=message.get("reason", ""), duration_ms=message.get("duration_ms", 0),
+            )  # fmt: skip
+        elif kind == "consumer.leave":
+            engine.workers.external_leave(message["worker"])
         elif kind == "burst.start":
             engine.burst_start(burst_from(message["burst"]))
         elif kind == "message.sent":

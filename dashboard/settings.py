@@ -11,6 +11,8 @@ import os
 import secrets
 from pathlib import Path
 
+import dj_database_url
+
 from messaging.config import BackendConfig
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -87,16 +89,34 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": os.environ.get("FLOWDASH_SQLITE_PATH", str(VAR_DIR / "flowdash.sqlite3")),
-        # A file, not :memory:, so a live server in another process shares it in tests.
-        "TEST": {"NAME": str(VAR_DIR / "test-flowdash.sqlite3")},
+if os.environ.get("DATABASE_URL"):
+    # Scale-out: PostgreSQL (or any database dj-database-url understands).
+    DATABASES = {"default": dj_database_url.config(conn_max_age=60)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("FLOWDASH_SQLITE_PATH", str(VAR_DIR / "flowdash.sqlite3")),
+            # A file, not :memory:, so a live server in another process shares it in tests.
+            "TEST": {"NAME": str(VAR_DIR / "test-flowdash.sqlite3")},
+            # Waits for a writer instead of failing at once: the flow bus writes in batches.
+            "OPTIONS": {"timeout": 20},
+        }
     }
-}
 
-CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+if REDIS_URL := os.environ.get("FLOWDASH_REDIS_URL"):
+    # Several Daphne processes and flowwatch share frames through Redis.
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": 200, "expiry": 30},
+        }
+    }
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -139,6 +139,48 @@ class WorkerPool:
         self._queues.clear()
         self.stats.clear()
 
+    async def external_received(
+        self, *, queue_arn: str, worker: str, message: ReceivedMessage
+    ) -> str:
+        """A consumer outside Flowdash's control (a student's phone) received a message:
+        it shows as a worker like any other. Returns the message's trace id."""
+        stats = self.stats.setdefault(worker, WorkerStats(name=worker, queue_arn=queue_arn))
+        stats.busy = True
+        trace = await self.correlator.trace_for(message, queue_arn=queue_arn)
+        self.emitter.emit(
+            Received, trace_id=trace, queue_arn=queue_arn, worker=worker,
+            message_id=message.message_id, receive_count=message.receive_count,
+            group_id=message.message_group_id,
+        )  # fmt: skip
+        self.on_activity(queue_arn)
+        return trace
+
+    async def external_outcome(
+        self, *, queue_arn: str, worker: str, message: ReceivedMessage, ok: bool,
+        reason: str = "", duration_ms: int = 0,
+    ) -> None:  # fmt: skip
+        """The outside consumer processed (and deleted) the message, or gave up on it."""
+        stats = self.stats.setdefault(worker, WorkerStats(name=worker, queue_arn=queue_arn))
+        stats.busy = False
+        trace = await self.correlator.trace_for(message, queue_arn=queue_arn)
+        if ok:
+            stats.processed += 1
+            self.emitter.emit(
+                Processed, trace_id=trace, queue_arn=queue_arn, worker=worker,
+                message_id=message.message_id, duration_ms=duration_ms,
+            )  # fmt: skip
+        else:
+            stats.failed += 1
+            self.emitter.emit(
+                Failed, trace_id=trace, queue_arn=queue_arn, worker=worker,
+                message_id=message.message_id, receive_count=message.receive_count,
+                reason=reason or f"{worker} marked it failed",
+            )  # fmt: skip
+        self.on_activity(queue_arn)
+
+    def external_leave(self, worker: str) -> None:
+        self.stats.pop(worker, None)
+
     def _retire(self, queue_arn: str, name: str) -> None:
         group = self._queues.get(queue_arn)
         if group is not None:
