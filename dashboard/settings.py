@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "dashboard",
+    "dashboard.classroom",
 ]
 
 MIDDLEWARE = [

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 
 from . import views
 from .api import api
@@ -29,6 +29,7 @@ urlpatterns = [
         views.message_action,
         name="message_action",
     ),
+    path("class/", include("dashboard.classroom.urls")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,1 @@
+"""Classroom mode: scenarios, the presenter view, and students taking part."""
