@@ -9,7 +9,9 @@ all work. ``manage.py serve`` starts it eagerly to print the endpoint.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -31,6 +33,10 @@ def connection() -> Connection:
         if _connection is None:
             config = settings.FLOWDASH_BACKEND
             endpoint = None
+            if config.backend == "embedded":
+                # Flowdash's own HTTP receiver may always be subscribed to in embedded mode.
+                receiver = urlsplit(settings.FLOWDASH_PUBLIC_URL).hostname or "127.0.0.1"
+                config = replace(config, http_allowed_hosts=(*config.http_allowed_hosts, receiver))
             # An embedded config that names its endpoint means the moto server already
             # runs in this process (tests start their own); otherwise start it here.
             if config.backend == "embedded" and not config.endpoint_url:

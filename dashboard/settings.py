@@ -162,6 +162,10 @@ LOGGING = {
     },
 }
 
+#: Where browsers (and, in embedded mode, SNS HTTP deliveries) reach this Flowdash.
+_host, _port = os.environ.get("FLOWDASH_HOST", "127.0.0.1"), os.environ.get("FLOWDASH_PORT", "8000")
+FLOWDASH_PUBLIC_URL = os.environ.get("FLOWDASH_PUBLIC_URL", f"http://{_host}:{_port}")
+
 #: Where the flow engine runs: "inprocess" (inside Daphne, the default) or
 #: "external" (``manage.py flowwatch``, for several Daphne processes).
 FLOWDASH_ENGINE = os.environ.get("FLOWDASH_ENGINE", "inprocess")

@@ -60,6 +60,7 @@ class Burst:
 
 async def burst_run(conn: Connection, run: AwsRunner, burst: Burst) -> int:
     """Send the burst, paced to its rate; returns how many were sent."""
+    conn.write_check()
     burst.validate()
     target = burst.topic_arn or (burst.queue_url or "").rstrip("/")
     ownership_check(conn, arn_name(target) if burst.topic_arn else target.rsplit("/", 1)[-1])

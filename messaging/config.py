@@ -25,6 +25,10 @@ DEFAULT_MOTO_PORT = 5005
 DEFAULT_AWS_PREFIX = "flowdash-"
 
 
+def _flag(value: str) -> bool:
+    return value.strip().lower() not in ("0", "false", "no", "off", "")
+
+
 class ConfigError(ValueError):
     """The environment names a backend or value Flowdash cannot use."""
 
@@ -39,6 +43,12 @@ class BackendConfig:
     moto_port: int = DEFAULT_MOTO_PORT
     #: Speed-ups for the embedded moto server (messaging/moto_fastpath.py).
     moto_fastpath: bool = True
+    #: Observe only: every call that would change AWS state is refused.
+    read_only: bool = False
+    #: Hosts an HTTP/HTTPS subscription may point at. SNS's servers call them, so an
+    #: open list would let a user aim AWS at internal addresses. ``.example.com``
+    #: allows subdomains too.
+    http_allowed_hosts: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> BackendConfig:
@@ -65,8 +75,13 @@ class BackendConfig:
             resource_prefix=env.get("FLOWDASH_RESOURCE_PREFIX", default_prefix),
             moto_host=env.get("FLOWDASH_MOTO_HOST", "127.0.0.1"),
             moto_port=moto_port,
-            moto_fastpath=env.get("FLOWDASH_MOTO_FASTPATH", "1").strip().lower()
-            not in ("0", "false", "no", "off"),
+            moto_fastpath=_flag(env.get("FLOWDASH_MOTO_FASTPATH", "1")),
+            read_only=_flag(env.get("FLOWDASH_READ_ONLY", "0")),
+            http_allowed_hosts=tuple(
+                h.strip().lower()
+                for h in env.get("FLOWDASH_HTTP_ALLOWED_HOSTS", "").split(",")
+                if h.strip()
+            ),
         )
 
     def with_endpoint(self, endpoint_url: str) -> BackendConfig:

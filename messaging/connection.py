@@ -17,6 +17,7 @@ import boto3
 from botocore.config import Config
 
 from .config import BackendConfig
+from .errors import ReadOnly
 
 #: Long polls wait up to 20 s; the read timeout must outlast them.
 CLIENT_CONFIG = Config(
@@ -82,6 +83,14 @@ class Connection:
     def notify(self, kind: str, **details: Any) -> None:
         for listener in self._listeners:
             listener(kind, details)
+
+    def write_check(self) -> None:
+        """Called by every operation that changes AWS state."""
+        if self.config.read_only:
+            raise ReadOnly(
+                "Flowdash is read-only here (FLOWDASH_READ_ONLY): it observes but changes nothing.",
+                code="ReadOnly",
+            )
 
     @property
     def prefix(self) -> str:

@@ -83,6 +83,8 @@ class FlowEngine:
 
     def workers_set(self, queue_arn: str, spec: WorkerSpec) -> None:
         """Ask for workers on a queue; they start once the watcher knows the queue."""
+        if spec.count:
+            self.conn.write_check()  # workers delete messages
         self._wanted[queue_arn] = spec.validate()
         if queue_arn in self.correlator.index.queues:
             self.workers.set(queue_arn, spec)

@@ -55,6 +55,12 @@ class OutsidePrefix(FlowdashError):
     status = 403
 
 
+class ReadOnly(FlowdashError):
+    """Flowdash runs observe-only (FLOWDASH_READ_ONLY): nothing in AWS may change."""
+
+    status = 403
+
+
 class AccessDenied(FlowdashError):
     """AWS refused the credentials or the permission for this call."""
 

@@ -63,6 +63,7 @@ def topic_publish(
     message_group_id: str | None = None,
     deduplication_id: str | None = None,
 ) -> PublishResult:
+    conn.write_check()
     ownership_check(conn, arn_name(topic_arn))
     attrs = message_attributes_validate(attributes)
     body_validate(body, limit=SNS_MAX_MESSAGE_BYTES, attributes=attrs)
@@ -101,6 +102,7 @@ def queue_send(
     message_group_id: str | None = None,
     deduplication_id: str | None = None,
 ) -> PublishResult:
+    conn.write_check()
     ownership_check(conn, _queue_name(queue_url))
     attrs = message_attributes_validate(attributes)
     body_validate(body, limit=SQS_MAX_MESSAGE_BYTES, attributes=attrs)
@@ -149,6 +151,7 @@ def queue_receive(
     visibility_timeout: int | None = None,
     wait_seconds: int = 0,
 ) -> list[ReceivedMessage]:
+    conn.write_check()
     ownership_check(conn, _queue_name(queue_url))
     int_in_range(max_messages, field="max_messages", low=1, high=BATCH_MAX, what="Messages")
     int_in_range(
@@ -173,6 +176,7 @@ def queue_receive(
 
 
 def message_delete(conn: Connection, *, queue_url: str, receipt_handle: str) -> None:
+    conn.write_check()
     ownership_check(conn, _queue_name(queue_url))
     with aws_errors(field="receipt_handle"):
         conn.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=receipt_handle)
@@ -180,6 +184,7 @@ def message_delete(conn: Connection, *, queue_url: str, receipt_handle: str) -> 
 
 def message_release(conn: Connection, *, queue_url: str, receipt_handle: str) -> None:
     """Make a received message visible again at once, for the next consumer."""
+    conn.write_check()
     ownership_check(conn, _queue_name(queue_url))
     with aws_errors(field="receipt_handle"):
         conn.sqs.change_message_visibility(

@@ -59,6 +59,7 @@ def redrive_run(
     progress: Callable[[RedriveResult], None] = lambda result: None,
 ) -> RedriveResult:
     """Move up to ``limit`` messages (all when None) from ``dead_letter`` to ``source``."""
+    conn.write_check()
     if source.dead_letter_arn != dead_letter.arn:
         raise InvalidInput(
             f"{dead_letter.name} is not the dead-letter queue of {source.name}.", field="source"

@@ -105,6 +105,7 @@ def is_listed(conn: Connection, name: str) -> bool:
 def topic_create(
     conn: Connection, *, name: str, fifo: bool = False, content_based_deduplication: bool = False
 ) -> Topic:
+    conn.write_check()
     name = resource_name_validate(qualified_name(conn, name), kind="topic", fifo=fifo)
     if content_based_deduplication and not fifo:
         raise InvalidInput(
@@ -157,6 +158,7 @@ def topic_list(conn: Connection) -> list[Topic]:
 
 
 def topic_delete(conn: Connection, *, arn: str) -> None:
+    conn.write_check()
     ownership_check(conn, arn_name(arn))
     with aws_errors():
         conn.sns.delete_topic(TopicArn=arn)
@@ -239,6 +241,7 @@ def queue_create(
     A DLQ created here is deleted again if the main queue cannot be created, so a
     failure leaves nothing behind.
     """
+    conn.write_check()
     name = resource_name_validate(qualified_name(conn, name), kind="queue", fifo=fifo)
     if content_based_deduplication and not fifo:
         raise InvalidInput(
@@ -359,6 +362,7 @@ def queue_create(
 
 
 def queue_delete(conn: Connection, *, url: str) -> None:
+    conn.write_check()
     ownership_check(conn, url.rstrip("/").rsplit("/", 1)[-1])
     with aws_errors(field="queue"):
         conn.sqs.delete_queue(QueueUrl=url)
@@ -367,6 +371,7 @@ def queue_delete(conn: Connection, *, url: str) -> None:
 
 def queue_purge(conn: Connection, *, url: str) -> None:
     """Delete every message. AWS allows one purge per queue per 60 s."""
+    conn.write_check()
     ownership_check(conn, url.rstrip("/").rsplit("/", 1)[-1])
     with aws_errors(field="queue"):
         conn.sqs.purge_queue(QueueUrl=url)

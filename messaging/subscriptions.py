@@ -46,6 +46,7 @@ def subscription_create(
     filter_policy_scope: str = "MessageAttributes",
     raw_message_delivery: bool = False,
 ) -> Subscription:
+    conn.write_check()
     topic = topic_get(conn, arn=topic_arn)
     protocol = protocol.lower()
     if protocol not in PROTOCOLS:
@@ -81,6 +82,7 @@ def subscription_update(
     raw_message_delivery: bool | None = None,
 ) -> Subscription:
     """Replace the filter policy (None removes it) and optionally raw delivery."""
+    conn.write_check()
     current = subscription_get(conn, arn=arn)
     raw = current.raw_message_delivery if raw_message_delivery is None else raw_message_delivery
     if raw and current.protocol not in RAW_DELIVERY_PROTOCOLS:
@@ -127,6 +129,7 @@ def subscription_list(conn: Connection, *, topic_arn: str | None = None) -> list
 
 
 def subscription_delete(conn: Connection, *, arn: str) -> None:
+    conn.write_check()
     subscription_get(conn, arn=arn)  # raises if gone or outside the prefix
     with aws_errors(field="subscription"):
         conn.sns.unsubscribe(SubscriptionArn=arn)
@@ -215,6 +218,14 @@ def _endpoint_validate(conn: Connection, *, protocol: str, endpoint: str, fifo_t
                 f"Enter a full {protocol.upper()} URL starting with {protocol}://.",
                 field="endpoint",
             )
+        allowed = conn.config.http_allowed_hosts
+        if not host_allowed(parts.hostname, allowed):
+            raise InvalidInput(
+                f"SNS would call {parts.hostname}, which is not an allowed host. Flowdash only "
+                "lets subscriptions call hosts listed in FLOWDASH_HTTP_ALLOWED_HOSTS "
+                f"({', '.join(allowed) or 'none are'}).",
+                field="endpoint",
+            )
     elif protocol in ("email", "email-json"):
         if not EMAIL_RE.match(endpoint):
             raise InvalidInput("Enter an email address.", field="endpoint")
@@ -224,8 +235,17 @@ def _endpoint_validate(conn: Connection, *, protocol: str, endpoint: str, fifo_t
         )
 
 
+def host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
+    """``host`` is listed, or a subdomain of a listed ``.domain``."""
+    host = host.lower().rstrip(".")
+    return any(
+        host == entry or (entry.startswith(".") and host.endswith(entry)) for entry in allowed
+    )
+
+
 def queue_policy_allow(conn: Connection, *, queue_arn: str, topic_arn: str) -> None:
     """Let the topic send to the queue, keeping every statement Flowdash did not write."""
+    conn.write_check()
     url = queue_url(conn, arn=queue_arn)
     with aws_errors(field="endpoint"):
         current = conn.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])

@@ -39,6 +39,7 @@ def tap_queue_name(conn: Connection, topic: Topic) -> str:
 
 def tap_ensure(conn: Connection, topic: Topic) -> Tap:
     """Create (or find) the topic's tap queue and subscription. Idempotent."""
+    conn.write_check()
     attributes = {"MessageRetentionPeriod": str(TAP_RETENTION_SECONDS)}
     if topic.fifo:
         attributes["FifoQueue"] = "true"
@@ -64,6 +65,7 @@ def tap_cleanup(conn: Connection, *, keep_topics: bool = False) -> list[str]:
 
     Returns the names of the queues deleted.
     """
+    conn.write_check()
     live = set(topic_arns(conn)) if keep_topics else set()
     wanted = {tap_queue_name(conn, _topic_stub(arn)) for arn in live}
     deleted = []

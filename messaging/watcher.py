@@ -116,7 +116,9 @@ class Watcher:
         self.correlator.index = new
         if self.ready.is_set():
             self._announce_changes(old, new)
-        for arn, topic in new.topics.items():
+        # Observe-only: a tap queue would be a change to the account, so no taps.
+        tapped = {} if self.conn.config.read_only else new.topics
+        for arn, topic in tapped.items():
             if arn not in self._taps:
                 self._tapped[arn] = asyncio.Event()
                 self._taps[arn] = asyncio.create_task(self._tap_loop(topic), name=f"tap {arn}")

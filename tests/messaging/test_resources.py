@@ -9,7 +9,13 @@ import pytest
 from messaging import resources, subscriptions
 from messaging.config import BackendConfig
 from messaging.connection import Connection
-from messaging.errors import InvalidInput, OutsidePrefix, ResourceConflict, ResourceNotFound
+from messaging.errors import (
+    InvalidInput,
+    OutsidePrefix,
+    ReadOnly,
+    ResourceConflict,
+    ResourceNotFound,
+)
 from messaging.topology import topology_get
 
 
@@ -190,8 +196,11 @@ def test_subscriptions_with_filter_policy_and_raw_delivery(conn: Connection) -> 
     removed = subscriptions.subscription_update(conn, arn=sub.arn, filter_policy=None)
     assert removed.filter_policy is None
 
+    allowing = Connection(
+        BackendConfig(http_allowed_hosts=(".example.com",)), endpoint_url=conn.endpoint_url
+    )
     http = subscriptions.subscription_create(
-        conn, topic_arn=topic.arn, protocol="https", endpoint="https://example.com/hook"
+        allowing, topic_arn=topic.arn, protocol="https", endpoint="https://hooks.example.com/in"
     )
     email = subscriptions.subscription_create(
         conn, topic_arn=topic.arn, protocol="email", endpoint="ops@example.com"
@@ -210,6 +219,8 @@ def test_subscriptions_with_filter_policy_and_raw_delivery(conn: Connection) -> 
     ("protocol", "endpoint", "field", "message"),
     [
         ("https", "http://example.com", "endpoint", "starting with https://"),
+        ("https", "https://169.254.169.254/latest", "endpoint", "not an allowed host"),
+        ("http", "http://localhost:8000/admin", "endpoint", "not an allowed host"),
         ("email", "not-an-address", "endpoint", "Enter an email address."),
         ("sms", "12345", "endpoint", "E.164"),
         ("sqs", "not-an-arn", "endpoint", "choose a queue"),
@@ -292,3 +303,20 @@ def test_topology(conn: Connection) -> None:
     assert [t.name for t in topology.topics] == ["orders"]
     assert [q.name for q in topology.queues] == ["billing", "billing-dlq"]
     assert [(s.topic_arn, s.endpoint) for s in topology.subscriptions] == [(topic.arn, queue.arn)]
+
+
+def test_read_only_refuses_every_change(moto_url: str) -> None:
+    conn = Connection(BackendConfig(), endpoint_url=moto_url)
+    queue = resources.queue_create(conn, name="work")
+    watching = Connection(BackendConfig(read_only=True), endpoint_url=moto_url)
+    assert [q.name for q in resources.queue_list(watching)] == ["work"]  # reads still work
+    for attempt in (
+        lambda: resources.topic_create(watching, name="t"),
+        lambda: resources.queue_create(watching, name="q"),
+        lambda: resources.queue_delete(watching, url=queue.url),
+        lambda: resources.queue_purge(watching, url=queue.url),
+    ):
+        with pytest.raises(ReadOnly) as info:
+            attempt()
+        assert "read-only" in info.value.message
+    assert queue_names(conn) == ["work"]
