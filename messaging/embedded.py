@@ -3,6 +3,10 @@
 It listens on a loopback port so the AWS CLI or a student's script can publish
 to the same topics the dashboard shows. moto logs every request through
 werkzeug; that is silenced, or the console drowns at a few hundred messages/s.
+
+Stock moto slows down with every message a queue holds and never frees one, so
+``start()`` first applies the fast path (``moto_fastpath``) unless told not to;
+``fastpath_active`` says whether it runs, for /healthz.
 """
 
 from __future__ import annotations
@@ -11,26 +15,41 @@ import logging
 
 from moto.server import ThreadedMotoServer
 
+from .moto_fastpath import fastpath_apply, fastpath_revert
+
 logger = logging.getLogger(__name__)
 
 
 class EmbeddedServer:
     """Starts and stops moto's threaded server; ``url`` is known once started."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, fastpath: bool = True) -> None:
         self._host = host
         self._port = port
+        self._fastpath = fastpath
         self._server: ThreadedMotoServer | None = None
         self.url: str | None = None
+        #: Whether moto runs with the fast path; False on a moto it does not know.
+        self.fastpath_active = False
 
     def start(self) -> str:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        # moto's models are process-wide: off means stock, even if something applied it.
+        if self._fastpath:
+            self.fastpath_active = fastpath_apply()
+        else:
+            fastpath_revert()
+            self.fastpath_active = False
         server = ThreadedMotoServer(ip_address=self._host, port=self._port, verbose=False)
         server.start()
         host, port = server.get_host_and_port()
         self._server = server
         self.url = f"http://{host}:{port}"
-        logger.info("embedded moto server listening on %s", self.url)
+        logger.info(
+            "embedded moto server listening on %s (fast path %s)",
+            self.url,
+            "on" if self.fastpath_active else "off",
+        )
         return self.url
 
     def stop(self) -> None:

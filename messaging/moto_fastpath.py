@@ -1,6 +1,6 @@
 """A fast path for the embedded moto server: same answers, flat cost, bounded memory.
 
-Stock moto 5.2.5 (measured on a 2-core machine, see bench/RESULTS.md):
+Stock moto 5.2.5, as measured for issue 11 (this machine's run: bench/RESULTS.md):
 
 - every SQS call walks the queue's whole message list, reading the clock once per
   message: ReceiveMessage(10) takes ~0.5 s at 1,000 messages and ~1.7 s at 3,000;
@@ -8,6 +8,12 @@ Stock moto 5.2.5 (measured on a 2-core machine, see bench/RESULTS.md):
   with five SQS subscriptions publishes ~65 messages/s;
 - no message is ever freed: each one (and the copy made on every receive) stays in
   a class-level instance list, and SNS keeps every PEM and every publish.
+
+With the fast path, SQS calls cost the same at any depth, fanout signs once per
+publish, deleted messages and receive copies are freed, and SNS keeps its 1,000
+most recent publishes per record. One record still grows: a queue remembers each
+deleted receipt handle so that deleting it again succeeds, as on stock moto; it
+now keeps a 64-bit digest, ~80 bytes per deleted message instead of ~280.
 
 Each patch below changes how moto computes something, never what it answers, and
 its comment says what it replaces and why, so it can be offered upstream as is.
@@ -36,11 +42,12 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
 try:  # Module paths only; the version guard decides whether their insides are used.
+    from moto import backends as moto_backends
     from moto.moto_api._internal import mock_random
     from moto.sns import models as sns_models
     from moto.sqs import models as sqs_models
 except ImportError:  # pragma: no cover - a moto whose layout we never saw
-    mock_random = sns_models = sqs_models = None  # type: ignore[assignment]
+    moto_backends = mock_random = sns_models = sqs_models = None  # type: ignore[assignment]
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +58,7 @@ SNS_RECORD_LIMIT = 1_000
 
 _MISSING = object()
 _lock = threading.RLock()
-_originals: list[tuple[type, str, object]] = []
+_originals: list[tuple[Any, str, object]] = []
 _warned_versions: set[str] = set()
 
 
@@ -92,8 +99,9 @@ def fastpath_apply() -> bool:
                 _originals.append((owner, name, original))
                 setattr(owner, name, value)
         except Exception:
-            logger.warning("moto fast path could not be applied: running on stock moto",
-                           exc_info=True)
+            logger.warning(
+                "moto fast path could not be applied: running on stock moto", exc_info=True
+            )
             _revert_locked()
             return False
         return True
@@ -120,11 +128,13 @@ def _revert_locked() -> None:
 
 # --- SQS: compute each queue attribute only when read, with one clock read per count
 
-_DEFERRED = frozenset({
-    "ApproximateNumberOfMessages",
-    "ApproximateNumberOfMessagesDelayed",
-    "ApproximateNumberOfMessagesNotVisible",
-})
+_DEFERRED = frozenset(
+    {
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesDelayed",
+        "ApproximateNumberOfMessagesNotVisible",
+    }
+)
 _UNRESOLVED = object()
 _snake_names: dict[str, str] = {}
 
@@ -264,9 +274,9 @@ def _had_receipt_handle(self: Any, receipt_handle: str) -> bool:
 class _HandleDigests:
     """Queue.deleted_messages holding each handle's 64-bit hash, not the handle.
 
-    Stock keeps every deleted 185-character receipt handle (~260 bytes each) so a
-    repeated DeleteMessage still succeeds; a digest keeps that answer (a false match
-    has probability ~n/2**64) at a fifth of the memory.
+    Stock keeps every deleted 185-character receipt handle so a repeated
+    DeleteMessage still succeeds; a digest keeps that answer (a false match has
+    probability ~n/2**64 for n kept handles) in about a quarter of the memory.
     """
 
     __slots__ = ("_digests",)
@@ -338,6 +348,7 @@ def _is_message_valid_based_on_retention_period(self: Any, queue_name: str, mess
 
 # --- Instance tracking: observe live models without keeping them alive
 
+
 class _WeakInstances:
     """A model's ``instances_tracked`` that holds weak references only.
 
@@ -370,7 +381,10 @@ class _WeakInstances:
 
 
 def _weakly_tracked_new(cls: type, *args: Any, **kwargs: Any) -> Any:
-    # Replaces BaseModel.__new__ for per-message models (SQS Message, SNS SMS).
+    # Replaces BaseModel.__new__ for the per-message models (SQS Message, SNS SMS):
+    # it appended every instance, including the deepcopy ReceiveMessage makes of
+    # each message, to a list that owned them until a reset. Tracked weakly, an
+    # instance lives as long as moto's own state (a queue, a record) refers to it.
     instance = object.__new__(cls)
     tracked = cls.__dict__.get("instances_tracked")
     if not isinstance(tracked, _WeakInstances):  # first use, or after a moto reset
@@ -384,6 +398,7 @@ def _weakly_tracked_new(cls: type, *args: Any, **kwargs: Any) -> Any:
 
 
 # --- SNS: one signing key and certificate per region, one signature per publish
+
 
 class _RegionSigner:
     """The key and certificate that sign every notification of one region."""
@@ -401,13 +416,18 @@ class _RegionSigner:
         if now >= self.renew_at:  # same subject, issuer and 365-day validity as stock
             cert = (
                 x509.CertificateBuilder()
-                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,
-                                                            "sns.amazonaws.com")]))
-                .issuer_name(x509.Name([
-                    x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
-                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Amazon"),
-                    x509.NameAttribute(NameOID.COMMON_NAME, "Amazon RSA 2048 M01"),
-                ]))
+                .subject_name(
+                    x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
+                )
+                .issuer_name(
+                    x509.Name(
+                        [
+                            x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
+                            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Amazon"),
+                            x509.NameAttribute(NameOID.COMMON_NAME, "Amazon RSA 2048 M01"),
+                        ]
+                    )
+                )
                 .public_key(self.key.public_key())
                 .serial_number(x509.random_serial_number())
                 .not_valid_before(now)
@@ -510,9 +530,32 @@ def _keeping_recent(original: Callable[..., Any], *fields: str) -> Callable[...,
     return publish
 
 
-def _patches() -> list[tuple[type, str, object]]:
+# --- The server's request routing
+
+
+def _listed_once(original: Callable[[], Iterable[str]]) -> Callable[[], tuple[str, ...]]:
+    # Replaces moto.backends.list_of_moto_modules, which the server calls twice per
+    # request to route it: each call listed moto's package folder and stat-ed its
+    # ~175 entries (~1 ms a request). An installed package's folders do not change
+    # while it runs, so they are listed once.
+    listed: list[tuple[str, ...]] = []
+
+    def list_of_moto_modules() -> tuple[str, ...]:
+        if not listed:
+            listed.append(tuple(original()))
+        return listed[0]
+
+    return list_of_moto_modules
+
+
+def _patches() -> list[tuple[Any, str, object]]:
     queue, message, backend = sqs_models.Queue, sqs_models.Message, sqs_models.SQSBackend
     return [
+        (
+            moto_backends,
+            "list_of_moto_modules",
+            _listed_once(moto_backends.__dict__["list_of_moto_modules"]),
+        ),
         (queue, "attributes", property(_queue_attributes)),
         (queue, "messages", property(_visible_messages)),
         (queue, "approximate_number_of_messages_delayed", property(_count_delayed)),
@@ -521,15 +564,28 @@ def _patches() -> list[tuple[type, str, object]]:
         (message, "had_receipt_handle", _had_receipt_handle),
         (message, "__new__", staticmethod(_weakly_tracked_new)),
         (backend, "get_queue_attributes", _get_queue_attributes),
-        (backend, "is_message_valid_based_on_retention_period",
-         _is_message_valid_based_on_retention_period),
+        (
+            backend,
+            "is_message_valid_based_on_retention_period",
+            _is_message_valid_based_on_retention_period,
+        ),
         (sns_models.Subscription, "get_post_data", _get_post_data),
         (sns_models.SMS, "__new__", staticmethod(_weakly_tracked_new)),
-        (sns_models.Topic, "publish",
-         _keeping_recent(sns_models.Topic.__dict__["publish"], "sent_notifications")),
-        (sns_models.SNSBackend, "publish",
-         _keeping_recent(sns_models.SNSBackend.__dict__["publish"],
-                         "sms_messages", "sms_message_objects")),
-        (sns_models.PlatformEndpoint, "publish",
-         _keeping_recent(sns_models.PlatformEndpoint.__dict__["publish"], "messages")),
+        (
+            sns_models.Topic,
+            "publish",
+            _keeping_recent(sns_models.Topic.__dict__["publish"], "sent_notifications"),
+        ),
+        (
+            sns_models.SNSBackend,
+            "publish",
+            _keeping_recent(
+                sns_models.SNSBackend.__dict__["publish"], "sms_messages", "sms_message_objects"
+            ),
+        ),
+        (
+            sns_models.PlatformEndpoint,
+            "publish",
+            _keeping_recent(sns_models.PlatformEndpoint.__dict__["publish"], "messages"),
+        ),
     ]
