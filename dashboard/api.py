@@ -24,7 +24,7 @@ from messaging.topology import topology_get
 from messaging.validation import MessageAttribute
 from messaging.workers import WorkerSpec
 
-from . import selectors, services
+from . import permissions, selectors, services
 from .backend import connection
 from .flowbus import command_send
 from .models import ApiToken, token_digest
@@ -224,6 +224,7 @@ def topic_list(request: HttpRequest) -> Any:
 
 @api.post("/topics", response={201: TopicOut, **ERRORS}, tags=["topics"])
 def topic_create(request: HttpRequest, payload: TopicIn) -> Any:
+    permissions.staff_check(request.user)
     return Status(201, resources.topic_create(connection(), **payload.dict()))
 
 
@@ -234,12 +235,14 @@ def topic_get(request: HttpRequest, arn: str) -> Any:
 
 @api.delete("/topics/{arn}", response={204: None, **ERRORS}, tags=["topics"])
 def topic_delete(request: HttpRequest, arn: str) -> Any:
+    permissions.staff_check(request.user)
     resources.topic_delete(connection(), arn=arn)
     return Status(204, None)
 
 
 @api.post("/topics/{arn}/publish", response={200: PublishOut, **ERRORS}, tags=["messages"])
 def topic_publish(request: HttpRequest, arn: str, payload: PublishIn) -> Any:
+    permissions.publish_check(request.user)
     return publishing.topic_publish(
         connection(),
         topic_arn=arn,
@@ -258,6 +261,7 @@ def queue_list(request: HttpRequest) -> Any:
 
 @api.post("/queues", response={201: QueueOut, **ERRORS}, tags=["queues"])
 def queue_create(request: HttpRequest, payload: QueueIn) -> Any:
+    permissions.staff_check(request.user)
     return Status(201, resources.queue_create(connection(), **payload.dict()))
 
 
@@ -269,6 +273,7 @@ def queue_get(request: HttpRequest, arn: str) -> Any:
 
 @api.delete("/queues/{arn}", response={204: None, **ERRORS}, tags=["queues"])
 def queue_delete(request: HttpRequest, arn: str) -> Any:
+    permissions.staff_check(request.user)
     conn = connection()
     resources.queue_delete(conn, url=resources.queue_url(conn, arn=arn))
     return Status(204, None)
@@ -276,6 +281,7 @@ def queue_delete(request: HttpRequest, arn: str) -> Any:
 
 @api.post("/queues/{arn}/purge", response={204: None, **ERRORS}, tags=["queues"])
 def queue_purge(request: HttpRequest, arn: str) -> Any:
+    permissions.staff_check(request.user)
     conn = connection()
     resources.queue_purge(conn, url=resources.queue_url(conn, arn=arn))
     return Status(204, None)
@@ -283,6 +289,7 @@ def queue_purge(request: HttpRequest, arn: str) -> Any:
 
 @api.post("/queues/{arn}/messages", response={200: PublishOut, **ERRORS}, tags=["messages"])
 def queue_send(request: HttpRequest, arn: str, payload: SendIn) -> Any:
+    permissions.publish_check(request.user)
     conn = connection()
     return publishing.queue_send(
         conn,
@@ -299,6 +306,7 @@ def queue_send(request: HttpRequest, arn: str, payload: SendIn) -> Any:
 def queue_receive(request: HttpRequest, arn: str, payload: ReceiveIn) -> Any:
     """A real ReceiveMessage: the messages are hidden for ``visibility_timeout`` seconds
     and their receive count rises. Delete them, or return them with ``release``."""
+    permissions.staff_check(request.user)
     conn = connection()
     return publishing.queue_receive(
         conn, queue_url=resources.queue_url(conn, arn=arn), **payload.dict()
@@ -307,6 +315,7 @@ def queue_receive(request: HttpRequest, arn: str, payload: ReceiveIn) -> Any:
 
 @api.post("/queues/{arn}/messages/delete", response={204: None, **ERRORS}, tags=["messages"])
 def message_delete(request: HttpRequest, arn: str, payload: ReceiptIn) -> Any:
+    permissions.staff_check(request.user)
     conn = connection()
     publishing.message_delete(
         conn, queue_url=resources.queue_url(conn, arn=arn), receipt_handle=payload.receipt_handle
@@ -316,6 +325,7 @@ def message_delete(request: HttpRequest, arn: str, payload: ReceiptIn) -> Any:
 
 @api.post("/queues/{arn}/messages/release", response={204: None, **ERRORS}, tags=["messages"])
 def message_release(request: HttpRequest, arn: str, payload: ReceiptIn) -> Any:
+    permissions.staff_check(request.user)
     conn = connection()
     publishing.message_release(
         conn, queue_url=resources.queue_url(conn, arn=arn), receipt_handle=payload.receipt_handle
@@ -330,6 +340,7 @@ def subscription_list(request: HttpRequest, topic_arn: str | None = None) -> Any
 
 @api.post("/subscriptions", response={201: SubscriptionOut, **ERRORS}, tags=["subscriptions"])
 def subscription_create(request: HttpRequest, payload: SubscriptionIn) -> Any:
+    permissions.staff_check(request.user)
     return Status(201, subscriptions.subscription_create(connection(), **payload.dict()))
 
 
@@ -337,11 +348,13 @@ def subscription_create(request: HttpRequest, payload: SubscriptionIn) -> Any:
     "/subscriptions/{arn}", response={200: SubscriptionOut, **ERRORS}, tags=["subscriptions"]
 )
 def subscription_update(request: HttpRequest, arn: str, payload: SubscriptionUpdateIn) -> Any:
+    permissions.staff_check(request.user)
     return subscriptions.subscription_update(connection(), arn=arn, **payload.dict())
 
 
 @api.delete("/subscriptions/{arn}", response={204: None, **ERRORS}, tags=["subscriptions"])
 def subscription_delete(request: HttpRequest, arn: str) -> Any:
+    permissions.staff_check(request.user)
     subscriptions.subscription_delete(connection(), arn=arn)
     return Status(204, None)
 
@@ -367,6 +380,7 @@ class TraceOut(Schema):
 @api.put("/queues/{arn}/workers", response={200: WorkerSettingOut, **ERRORS}, tags=["workers"])
 def workers_set(request: HttpRequest, arn: str, payload: WorkerSpecIn) -> Any:
     """Run ``count`` simulated workers on the queue (0 stops them)."""
+    permissions.staff_check(request.user)
     conn = connection()
     resources.queue_url(conn, arn=arn)  # 404 for a queue that does not exist
     return services.worker_settings_set(queue_arn=arn, spec=WorkerSpec(**payload.dict()))
@@ -412,6 +426,7 @@ def _burst(payload: BurstIn, **target: str) -> Any:
 @api.post("/topics/{arn}/burst", response={202: BurstOut, **ERRORS}, tags=["messages"])
 def topic_burst(request: HttpRequest, arn: str, payload: BurstIn) -> Any:
     """Publish ``count`` messages at ``rate`` per second, in the background."""
+    permissions.staff_check(request.user)
     resources.topic_get(connection(), arn=arn)
     return _burst(payload, topic_arn=arn)
 
@@ -419,6 +434,7 @@ def topic_burst(request: HttpRequest, arn: str, payload: BurstIn) -> Any:
 @api.post("/queues/{arn}/burst", response={202: BurstOut, **ERRORS}, tags=["messages"])
 def queue_burst(request: HttpRequest, arn: str, payload: BurstIn) -> Any:
     """Send ``count`` messages at ``rate`` per second straight to the queue, in the background."""
+    permissions.staff_check(request.user)
     return _burst(payload, queue_url=resources.queue_url(connection(), arn=arn))
 
 
@@ -493,6 +509,7 @@ def queue_inspect(request: HttpRequest, arn: str) -> Any:
 )
 def queue_receive_and_return(request: HttpRequest, arn: str) -> Any:
     """Look by receiving (VisibilityTimeout 0): each message's receive count rises."""
+    permissions.staff_check(request.user)
     return inspection.queue_receive_and_return(connection(), queue=_queue(arn))
 
 
@@ -507,6 +524,7 @@ def queue_dead_letter_sources(request: HttpRequest, arn: str) -> Any:
 def queue_redrive(request: HttpRequest, arn: str, payload: RedriveIn) -> Any:
     """Move messages from this dead-letter queue back to ``source_arn``, each exactly once.
     Call with a small ``limit`` repeatedly to show progress."""
+    permissions.staff_check(request.user)
     dead_letter = _queue(arn)
     result = services.queue_redrive(
         dead_letter=dead_letter, source=_queue(payload.source_arn), limit=payload.limit

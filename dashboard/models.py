@@ -116,3 +116,22 @@ class RedriveJournalEntry(models.Model):
 
     def __str__(self) -> str:
         return self.message_id
+
+
+class SiteSettings(models.Model):
+    """Switches an instructor flips while teaching. One row."""
+
+    viewers_may_publish = models.BooleanField(
+        default=False, help_text="Logged-in users who are not staff may publish and send."
+    )
+
+    class Meta:
+        verbose_name = verbose_name_plural = "site settings"
+
+    def __str__(self) -> str:
+        return "Site settings"
+
+    @classmethod
+    def current(cls) -> SiteSettings:
+        row, _ = cls.objects.get_or_create(pk=1)
+        return row

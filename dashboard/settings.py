@@ -178,3 +178,6 @@ FLOWDASH_WATCHER = {
     "depth_slow": float(os.environ.get("FLOWDASH_DEPTH_SLOW_SECONDS", 30)),
     "tap_wait_seconds": int(os.environ.get("FLOWDASH_TAP_WAIT_SECONDS", 20)),
 }
+#: Publishing rate per user and per classroom participant: messages a second, and burst.
+FLOWDASH_PUBLISH_RATE = float(os.environ.get("FLOWDASH_PUBLISH_RATE", 5))
+FLOWDASH_PUBLISH_BURST = int(os.environ.get("FLOWDASH_PUBLISH_BURST", 20))

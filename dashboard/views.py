@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,6 +19,7 @@ from messaging import inspection, publishing, resources, subscriptions
 from messaging.errors import FlowdashError, ResourceNotFound
 from messaging.topology import topology_get
 
+from . import permissions
 from .backend import connection, health
 from .forms import (
     AttributeFormSet,
@@ -29,6 +33,28 @@ from .forms import (
     add_flowdash_error,
     attributes_from,
 )
+
+
+def role_required(check: Callable[[Any], None], *, methods: tuple[str, ...] = ("POST",)):
+    """Run a permissions check for the given methods; a refusal is a 403 with its reason."""
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method in methods:
+                try:
+                    check(request.user)
+                except FlowdashError as exc:
+                    raise PermissionDenied(exc.message) from exc
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+staff_required = role_required(permissions.staff_check)
+publisher_required = role_required(permissions.publish_check)
 
 
 @require_GET
@@ -61,6 +87,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@staff_required
 def topic_list(request: HttpRequest) -> HttpResponse:
     form = TopicForm(request.POST or None)
     status = 200
@@ -108,6 +135,7 @@ def topic_detail(request: HttpRequest, arn: str) -> HttpResponse:
 
 @login_required
 @require_POST
+@staff_required
 def topic_delete(request: HttpRequest, arn: str) -> HttpResponse:
     try:
         resources.topic_delete(connection(), arn=arn)
@@ -120,6 +148,7 @@ def topic_delete(request: HttpRequest, arn: str) -> HttpResponse:
 
 @login_required
 @require_POST
+@staff_required
 def topic_subscribe(request: HttpRequest, arn: str) -> HttpResponse:
     form = SubscriptionForm(request.POST, queue_choices=_queue_choices())
     if form.is_valid():
@@ -146,6 +175,7 @@ def topic_subscribe(request: HttpRequest, arn: str) -> HttpResponse:
 
 @login_required
 @require_POST
+@publisher_required
 def topic_publish(request: HttpRequest, arn: str) -> HttpResponse:
     form = PublishForm(request.POST)
     formset = AttributeFormSet(request.POST, prefix="attr")
@@ -173,6 +203,7 @@ def topic_publish(request: HttpRequest, arn: str) -> HttpResponse:
 
 
 @login_required
+@staff_required
 def subscription_detail(request: HttpRequest, arn: str) -> HttpResponse:
     conn = connection()
     try:
@@ -203,6 +234,7 @@ def subscription_detail(request: HttpRequest, arn: str) -> HttpResponse:
 
 @login_required
 @require_POST
+@staff_required
 def subscription_delete(request: HttpRequest, arn: str) -> HttpResponse:
     topic_arn = request.POST.get("topic_arn", "")
     try:
@@ -220,6 +252,7 @@ def subscription_delete(request: HttpRequest, arn: str) -> HttpResponse:
 
 
 @login_required
+@staff_required
 def queue_list(request: HttpRequest) -> HttpResponse:
     queues = resources.queue_list(connection())
     choices = [(q.arn, q.name) for q in queues]
@@ -269,6 +302,7 @@ def queue_detail(request: HttpRequest, arn: str) -> HttpResponse:
 
 @login_required
 @require_POST
+@staff_required
 def queue_delete(request: HttpRequest, arn: str) -> HttpResponse:
     conn = connection()
     try:
@@ -282,6 +316,7 @@ def queue_delete(request: HttpRequest, arn: str) -> HttpResponse:
 
 @login_required
 @require_POST
+@staff_required
 def queue_purge(request: HttpRequest, arn: str) -> HttpResponse:
     conn = connection()
     try:
@@ -295,6 +330,7 @@ def queue_purge(request: HttpRequest, arn: str) -> HttpResponse:
 
 @login_required
 @require_POST
+@publisher_required
 def queue_send(request: HttpRequest, arn: str) -> HttpResponse:
     form = SendForm(request.POST)
     formset = AttributeFormSet(request.POST, prefix="attr")
@@ -321,6 +357,7 @@ def queue_send(request: HttpRequest, arn: str) -> HttpResponse:
 
 @login_required
 @require_POST
+@staff_required
 def queue_peek(request: HttpRequest, arn: str) -> HttpResponse:
     form = PeekForm(request.POST)
     if not form.is_valid():
@@ -338,6 +375,7 @@ def queue_peek(request: HttpRequest, arn: str) -> HttpResponse:
 
 @login_required
 @require_POST
+@staff_required
 def message_action(request: HttpRequest, arn: str, action: str) -> HttpResponse:
     conn = connection()
     handle = request.POST.get("receipt_handle", "")

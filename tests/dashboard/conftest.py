@@ -33,3 +33,11 @@ def csrf_post(client: Client, url: str, data: dict, **kwargs):
     client.get("/login/")  # sets the csrftoken cookie
     token = client.cookies["csrftoken"].value
     return client.post(url, {**data, "csrfmiddlewaretoken": token}, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Rate-limit buckets live in the cache, keyed by user id; ids repeat across tests."""
+    from django.core.cache import cache
+
+    cache.clear()
