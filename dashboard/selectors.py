@@ -15,7 +15,16 @@ def trace_get(*, trace_id: str) -> list[dict[str, Any]]:
     if not rows:
         return []
     start = rows[0].data["ts"]
-    return [{**row.data, "elapsed_ms": round((row.data["ts"] - start) * 1000)} for row in rows]
+    return [
+        {
+            **row.data,
+            "elapsed_ms": round((row.data["ts"] - start) * 1000),
+            "where": row.data.get("endpoint")
+            or row.data.get("queue_arn")
+            or row.data.get("topic_arn"),
+        }
+        for row in rows
+    ]
 
 
 def events_recent(*, after_seq: int = 0, limit: int = 200) -> list[dict[str, Any]]:

@@ -31,5 +31,7 @@ urlpatterns = [
     ),
     path("class/", include("dashboard.classroom.urls")),
     path("api/", api.urls),
+    path("traces/<str:trace_id>/", views.trace_detail, name="trace_detail"),
+    path("admin/topology/", admin.site.admin_view(views.admin_topology), name="admin_topology"),
     path("admin/", admin.site.urls),
 ]

@@ -19,7 +19,7 @@ from messaging import inspection, publishing, resources, subscriptions
 from messaging.errors import FlowdashError, ResourceNotFound
 from messaging.topology import topology_get
 
-from . import permissions
+from . import permissions, selectors
 from .backend import connection, health
 from .forms import (
     AttributeFormSet,
@@ -81,6 +81,31 @@ def flow(request: HttpRequest) -> HttpResponse:
 def overview(request: HttpRequest) -> HttpResponse:
     topology = topology_get(connection())
     return render(request, "dashboard/overview.html", {"topology": topology})
+
+
+@login_required
+@require_GET
+def trace_detail(request: HttpRequest, trace_id: str) -> HttpResponse:
+    """One message's journey, from the stored flow events."""
+    events = selectors.trace_get(trace_id=trace_id)
+    return render(
+        request, "dashboard/trace.html", {"trace_id": trace_id, "events": events},
+        status=200 if events else 404,
+    )  # fmt: skip
+
+
+def admin_topology(request: HttpRequest) -> HttpResponse:
+    """The live topology as Flowdash sees it, read-only. Resources belong to AWS, not
+    to Django: mirroring them into tables would drift, so this page asks AWS each time."""
+    from django.contrib import admin
+
+    context = {
+        **admin.site.each_context(request),
+        "title": "Live topology",
+        "topology": topology_get(connection()),
+        "backend": connection().describe(),
+    }
+    return render(request, "admin/topology.html", context)
 
 
 # Topics ------------------------------------------------------------------------------
