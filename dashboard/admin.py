@@ -22,7 +22,14 @@ from django.utils.html import format_html
 from messaging.errors import FlowdashError
 from messaging.workers import WorkerSpec
 
-from .models import ApiToken, FlowEventRecord, RedriveJournalEntry, SiteSettings, WorkerSetting
+from .models import (
+    ApiToken,
+    FlowEventRecord,
+    HttpDelivery,
+    RedriveJournalEntry,
+    SiteSettings,
+    WorkerSetting,
+)
 from .services import worker_settings_set
 
 
@@ -216,4 +223,15 @@ class RedriveJournalEntryAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(HttpDelivery)
+class HttpDeliveryAdmin(admin.ModelAdmin):
+    list_display = ("received_at", "message_type", "message_id", "topic_arn", "confirmed")
+    list_filter = ("message_type",)
+    search_fields = ("=message_id",)
+    readonly_fields = [f.name for f in HttpDelivery._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False

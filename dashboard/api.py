@@ -9,6 +9,7 @@ the browser; scripts send ``Authorization: Bearer <token>`` with a token from
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse
@@ -27,7 +28,7 @@ from messaging.workers import WorkerSpec
 from . import permissions, selectors, services
 from .backend import connection
 from .flowbus import command_send
-from .models import ApiToken, token_digest
+from .models import ApiToken, HttpDelivery, token_digest
 
 
 class TokenAuth(HttpBearer):
@@ -531,6 +532,23 @@ def queue_redrive(request: HttpRequest, arn: str, payload: RedriveIn) -> Any:
     )
     remaining = _queue(arn).depth.visible
     return {"moved": result.moved, "resent_skipped": result.resent_skipped, "remaining": remaining}
+
+
+class HttpDeliveryOut(Schema):
+    id: int
+    received_at: datetime
+    message_type: str
+    message_id: str
+    topic_arn: str
+    subject: str
+    body: str
+    confirmed: bool
+
+
+@api.get("/deliveries", response={200: list[HttpDeliveryOut], **ERRORS}, tags=["inspect"])
+def http_deliveries(request: HttpRequest, after_id: int = 0) -> Any:
+    """What SNS POSTed to Flowdash's own HTTP receiver (``/hooks/sns/``), newest first."""
+    return list(HttpDelivery.objects.filter(id__gt=after_id)[:100])
 
 
 @api.get("/traces/{trace_id}", response={200: TraceOut, **ERRORS}, tags=["traces"])

@@ -135,3 +135,23 @@ class SiteSettings(models.Model):
     def current(cls) -> SiteSettings:
         row, _ = cls.objects.get_or_create(pk=1)
         return row
+
+
+class HttpDelivery(models.Model):
+    """What SNS POSTed to Flowdash's own HTTP receiver (``/hooks/sns/``), so HTTP
+    delivery can be shown without leaving the machine. The newest few hundred are kept."""
+
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    message_type = models.CharField(max_length=40)
+    message_id = models.CharField(max_length=100, blank=True)
+    topic_arn = models.CharField(max_length=300, blank=True)
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField(blank=True)
+    confirmed = models.BooleanField(default=False, help_text="Subscription confirmed by Flowdash.")
+
+    class Meta:
+        ordering = ("-received_at", "-id")
+        verbose_name_plural = "HTTP deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.message_type} {self.message_id}"

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
-from . import views
+from . import receiver, views
 from .api import api
 
 urlpatterns = [
@@ -31,6 +31,7 @@ urlpatterns = [
     ),
     path("class/", include("dashboard.classroom.urls")),
     path("api/", api.urls),
+    path("hooks/sns/", receiver.sns_receiver, name="sns_receiver"),
     path("traces/<str:trace_id>/", views.trace_detail, name="trace_detail"),
     path("admin/topology/", admin.site.admin_view(views.admin_topology), name="admin_topology"),
     path("admin/", admin.site.urls),

@@ -127,3 +127,49 @@ def read_until_listening(base: str, timeout: float = 20) -> None:
         except httpx.TransportError:
             time.sleep(0.1)
     raise AssertionError(f"{base} never answered")
+
+
+def test_sns_http_delivery_reaches_the_own_receiver(tmp_path: Path) -> None:
+    """Publish (a sync view) -> moto POSTs to /hooks/sns/ inside Publish -> stored: no deadlock."""
+    port, moto_port = free_port(), free_port()
+    env = {
+        **os.environ, "FLOWDASH_VAR_DIR": str(tmp_path), "FLOWDASH_BACKEND": "embedded",
+        "FLOWDASH_MOTO_PORT": str(moto_port), "FLOWDASH_PORT": str(port), "PYTHONUNBUFFERED": "1",
+    }  # fmt: skip
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    run = lambda *args: subprocess.run(  # noqa: E731
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True,
+        text=True,
+    ).stdout  # fmt: skip
+    run("migrate", "--noinput")
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "serve"], cwd=ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        read_until_listening(base)
+        token = run("apitoken", "instructor").strip()
+        api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=20)
+        topic = api.post("/api/topics", json={"name": "hooks"}).json()
+        sub = api.post(
+            "/api/subscriptions",
+            json={"topic_arn": topic["arn"], "protocol": "http", "endpoint": f"{base}/hooks/sns/"},
+        )
+        assert sub.status_code == 201, sub.text
+        refused = api.post(
+            "/api/subscriptions",
+            json={"topic_arn": topic["arn"], "protocol": "http",
+                  "endpoint": "http://169.254.169.254/latest/meta-data"},
+        )  # fmt: skip
+        assert refused.status_code == 400
+        assert "not an allowed host" in refused.json()["error"]["message"]
+        published = api.post(f"/api/topics/{topic['arn']}/publish", json={"body": "ping <b>"})
+        assert published.status_code == 200, published.text
+        (delivery,) = api.get("/api/deliveries").json()
+        assert delivery["message_type"] == "Notification"
+        assert delivery["message_id"] == published.json()["message_id"]
+        assert delivery["body"] == "ping <b>"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
