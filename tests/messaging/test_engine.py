@@ -134,3 +134,16 @@ async def test_raw_delivery_is_correlated_by_body(conn: Connection, engine) -> N
     ]
     await rec.wait_for(lambda: all(rec.of("processed", t) for t in ids))
     assert {e.trace for e in rec.of("received")} == set(ids)
+
+
+async def test_worker_stops_cleanly_when_its_queue_is_deleted(conn: Connection, engine) -> None:
+    engine, rec = engine
+    queue = resources.queue_create(conn, name="doomed")
+    await engine.start()
+    engine.workers_set(queue.arn, WorkerSpec(count=2, min_ms=0, max_ms=0, wait_seconds=1))
+    await rec.wait_for(lambda: len(engine.workers.names(queue.arn)) == 2)
+    resources.queue_delete(conn, url=queue.url)
+    await rec.wait_for(lambda: len(rec.of("error")) >= 2 and not engine.workers.names(queue.arn))
+    messages = {e.message for e in rec.of("error")}
+    assert all("stopped" in m for m in messages), messages
+    assert engine.workers.stats == {}

@@ -1,0 +1,250 @@
+"""Browser tests: Debian's Chromium, driven by Playwright, against a real `manage.py serve`.
+
+One server (with its embedded moto) runs for the whole session, started as
+tests/dashboard/test_serve.py starts it; moto is reset before each test and every
+test names its resources uniquely, so workers configured by one test never meet
+the next test's queues. Each test gets a fresh browser context, logged in through
+the login form, and fails on any console error or uncaught page error.
+
+Playwright's sync API delivers events (console, dialogs, frames) only while one
+of its own calls runs, so waits use ``page.wait_for_function`` /
+``page.wait_for_timeout``, never ``time.sleep``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = os.environ.get("FLOWDASH_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "browser-" + secrets.token_urlsafe(9)
+#: Requests the browser makes by itself, not the page: their 404s are not the page's errors.
+BROWSER_NOISE = re.compile(r"/favicon\.ico$")
+
+
+@dataclass(frozen=True)
+class Server:
+    base: str
+    moto: str
+    password: str
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_listening(url: str, proc: subprocess.Popen[str], log: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"manage.py serve exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)  # no browser yet: a plain sleep is right here
+    raise AssertionError(f"{url} never answered:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    var = tmp_path_factory.mktemp("flowdash-var")
+    port, moto_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "FLOWDASH_VAR_DIR": str(var),
+        "FLOWDASH_BACKEND": "embedded",
+        "FLOWDASH_MOTO_PORT": str(moto_port),
+        "FLOWDASH_PORT": str(port),
+        "FLOWDASH_INSTRUCTOR_PASSWORD": PASSWORD,
+        "FLOWDASH_REFRESH_SECONDS": "1",
+        "FLOWDASH_DEPTH_FAST_SECONDS": "0.2",
+        "FLOWDASH_TAP_WAIT_SECONDS": "2",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True,
+        capture_output=True,
+    )  # fmt: skip
+    log = var / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "manage.py", "serve"], cwd=ROOT, env=env, stdout=out,
+            stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_listening(f"{base}/healthz", proc, log)
+        yield Server(base=base, moto=f"http://127.0.0.1:{moto_port}", password=PASSWORD)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}: install it (apt-get install chromium) or set "
+            "FLOWDASH_CHROMIUM. Browser tests fail rather than skip without it."
+        )
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def fresh_moto(server: Server) -> Server:
+    """Empty moto; the engine notices within its 1 s refresh."""
+    request = urllib.request.Request(f"{server.moto}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+    return server
+
+
+@pytest.fixture
+def suffix() -> str:
+    """Unique resource names per test: worker settings outlive a moto reset."""
+    return secrets.token_hex(3)
+
+
+@dataclass
+class Flow:
+    """A logged-in page on the flow diagram, collecting console errors."""
+
+    page: Page
+    server: Server
+    errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+    expected: list[re.Pattern[str]] = field(default_factory=list)
+
+    def expect_console_error(self, pattern: str) -> None:
+        """Allow one kind of console error, e.g. the browser's own line for a 400 answer."""
+        self.expected.append(re.compile(pattern))
+
+    def unexpected_errors(self) -> list[str]:
+        return [e for e in self.errors if not any(p.search(e) for p in self.expected)]
+
+    def assert_clean(self) -> None:
+        assert self.unexpected_errors() == [], "console errors on the page"
+
+    def open(self) -> None:
+        self.page.goto(f"{self.server.base}/")
+        self.page.wait_for_function("window.flowdash && window.flowdash.ready", timeout=15_000)
+
+    def api(self, method: str, path: str, body: Any = None) -> Any:
+        """Call the JSON API as the page does: session cookie plus the CSRF header."""
+        cookies = {c["name"]: c["value"] for c in self.page.context.cookies()}
+        response = self.page.request.fetch(
+            f"{self.server.base}{path}",
+            method=method,
+            headers={"X-CSRFToken": cookies.get("csrftoken", ""), "Content-Type": "application/json"},
+            data=json.dumps(body) if body is not None else None,
+        )
+        assert response.ok, f"{method} {path}: {response.status} {response.text()}"
+        return response.json() if response.status != 204 else None
+
+    def click_node(self, kind: str, name: str) -> None:
+        """Click a node where a user would: on the diagram, which cytoscape hit-tests."""
+        card = self.page.locator(f'.node-{kind}[data-name="{name}"]')
+        card.wait_for(state="visible")
+        box = card.bounding_box()
+        assert box is not None
+        self.page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+
+    def stat(self, kind: str, name: str, stat: str) -> str:
+        return f'.node-{kind}[data-name="{name}"] [data-stat="{stat}"] b'
+
+    def wait_stat_at_least(self, kind: str, name: str, stat: str, n: int, timeout: int = 15_000) -> None:
+        selector = self.stat(kind, name, stat)
+        self.page.wait_for_function(
+            "([sel, n]) => { const b = document.querySelector(sel); return b && Number(b.textContent) >= n; }",
+            arg=[selector, n],
+            timeout=timeout,
+        )
+
+
+def _console_line(message: ConsoleMessage) -> str | None:
+    if message.type != "error":
+        return None
+    url = (message.location or {}).get("url", "")
+    if BROWSER_NOISE.search(url):
+        return None
+    return f"{message.text} ({url})"
+
+
+def flow_page(browser: Browser, server: Server, viewport: dict[str, int]) -> Iterator[Flow]:
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    flow = Flow(page=page, server=server)
+
+    def on_console(message: ConsoleMessage) -> None:
+        line = _console_line(message)
+        if line:
+            flow.errors.append(line)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: flow.errors.append(f"uncaught: {exc}"))
+    page.on("dialog", lambda dialog: (flow.dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(f"{server.base}/login/")
+    page.fill("input[name=username]", "instructor")
+    page.fill("input[name=password]", server.password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server.base}/")
+    page.wait_for_function("window.flowdash && window.flowdash.ready", timeout=15_000)
+    try:
+        yield flow
+    finally:
+        context.close()
+    if flow.unexpected_errors():
+        pytest.fail(f"console errors: {flow.unexpected_errors()}")
+
+
+@pytest.fixture
+def flow(browser: Browser, fresh_moto: Server) -> Iterator[Flow]:
+    """A 1280x720 page, the size of a lecture-hall projector."""
+    yield from flow_page(browser, fresh_moto, {"width": 1280, "height": 720})
+
+
+@pytest.fixture
+def phone(browser: Browser, fresh_moto: Server) -> Iterator[Flow]:
+    yield from flow_page(browser, fresh_moto, {"width": 390, "height": 844})
