@@ -18,7 +18,7 @@ from ninja import Field, NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer, django_auth
 
-from messaging import inspection, publishing, resources, subscriptions
+from messaging import inspection, publishing, push, resources, subscriptions
 from messaging.burst import Burst
 from messaging.errors import FlowdashError, ResourceNotFound
 from messaging.topology import topology_get
@@ -204,6 +204,9 @@ class ReceiptIn(Schema):
 def _attributes(items: list[AttributeIn]) -> list[MessageAttribute]:
     return [MessageAttribute(name=a.name, type=a.type, value=a.value) for a in items]
 
+
+#: The account id moto gives every resource unless told otherwise.
+MOTO_ACCOUNT = "123456789012"
 
 ERRORS = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 429: ErrorOut,
           502: ErrorOut, 503: ErrorOut}  # fmt: skip
@@ -548,6 +551,80 @@ class HttpDeliveryOut(Schema):
 def http_deliveries(request: HttpRequest, after_id: int = 0) -> Any:
     """What SNS POSTed to Flowdash's own HTTP receiver (``/hooks/sns/``), newest first."""
     return list(HttpDelivery.objects.filter(id__gt=after_id)[:100])
+
+
+class SmsIn(Schema):
+    phone_number: str
+    body: str
+
+
+class SentOut(Schema):
+    message_id: str
+
+
+class PlatformApplicationIn(Schema):
+    name: str
+    platform: str = "GCM"
+
+
+class PlatformEndpointIn(Schema):
+    application_arn: str
+    token: str
+
+
+class PushIn(Schema):
+    endpoint_arn: str
+    body: str
+
+
+class ArnOut(Schema):
+    arn: str
+
+
+class OutboxCard(Schema):
+    kind: str
+    to: str
+    trace_id: str
+    body: str
+    ts: float | None
+    source: str
+
+
+@api.post("/sms", response={200: SentOut, **ERRORS}, tags=["push"])
+def sms_send(request: HttpRequest, payload: SmsIn) -> Any:
+    """Text a phone number straight from SNS (recorded, not sent, on the embedded backend)."""
+    permissions.staff_check(request.user)
+    return {"message_id": push.sms_send(connection(), **payload.dict())}
+
+
+@api.post("/push/applications", response={201: ArnOut, **ERRORS}, tags=["push"])
+def platform_application_create(request: HttpRequest, payload: PlatformApplicationIn) -> Any:
+    permissions.staff_check(request.user)
+    return Status(201, {"arn": push.platform_application_create(connection(), **payload.dict())})
+
+
+@api.post("/push/endpoints", response={201: ArnOut, **ERRORS}, tags=["push"])
+def platform_endpoint_create(request: HttpRequest, payload: PlatformEndpointIn) -> Any:
+    permissions.staff_check(request.user)
+    return Status(201, {"arn": push.platform_endpoint_create(connection(), **payload.dict())})
+
+
+@api.post("/push/send", response={200: SentOut, **ERRORS}, tags=["push"])
+def push_send(request: HttpRequest, payload: PushIn) -> Any:
+    permissions.staff_check(request.user)
+    return {"message_id": push.push_send(connection(), **payload.dict())}
+
+
+@api.get("/outbox", response={200: list[OutboxCard], **ERRORS}, tags=["push"])
+def outbox(request: HttpRequest) -> Any:
+    """What SNS sent outside SQS (SMS, email, HTTP, mobile push), newest first, for cards."""
+    conn = connection()
+    records: list[dict[str, str]] = []
+    if conn.backend == "embedded":
+        from messaging.moto_inspect import moto_sns_outbox
+
+        records = moto_sns_outbox(account=MOTO_ACCOUNT, region=conn.config.region)
+    return selectors.outbox_recent(embedded_records=records)
 
 
 @api.get("/traces/{trace_id}", response={200: TraceOut, **ERRORS}, tags=["traces"])

@@ -55,3 +55,45 @@ def policy_preview(
             }
         )
     return preview
+
+
+OUTSIDE_SQS = ("sms", "email", "email-json", "http", "https", "application")
+
+
+def outbox_recent(
+    *, embedded_records: list[dict[str, str]], limit: int = 50
+) -> list[dict[str, Any]]:
+    """What SNS sent outside SQS, newest first: deliveries to SMS, email, HTTP and push
+    subscriptions (from the flow events), what reached Flowdash's own HTTP receiver,
+    and, with the embedded backend, the direct SMS and push sends moto recorded."""
+    from .models import HttpDelivery
+
+    delivered = list(
+        FlowEventRecord.objects.filter(type="delivered", data__protocol__in=OUTSIDE_SQS)
+        .order_by("-seq")
+        .values_list("data", flat=True)[:limit]
+    )
+    bodies = dict(
+        FlowEventRecord.objects.filter(
+            type="published", trace_id__in=[d["trace_id"] for d in delivered]
+        ).values_list("trace_id", "data__body")
+    )
+    cards: list[dict[str, Any]] = [
+        {
+            "kind": d["protocol"], "to": d["endpoint"], "trace_id": d["trace_id"],
+            "body": bodies.get(d["trace_id"], ""), "ts": d["ts"], "source": "subscription",
+        }
+        for d in delivered
+    ]  # fmt: skip
+    cards += [
+        {
+            "kind": "http-received", "to": "/hooks/sns/", "trace_id": h.message_id,
+            "body": h.body, "ts": h.received_at.timestamp(), "source": "receiver",
+        }
+        for h in HttpDelivery.objects.all()[:limit]
+    ]  # fmt: skip
+    cards += [
+        {**r, "trace_id": r["message_id"], "ts": None, "source": "embedded"}
+        for r in reversed(embedded_records[-limit:])
+    ]
+    return cards

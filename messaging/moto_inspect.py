@@ -64,3 +64,21 @@ def moto_queue_messages(*, queue_url: str, region: str) -> list[InspectedMessage
             )
         )
     return result
+
+
+def moto_sns_outbox(*, account: str, region: str) -> list[dict[str, str]]:
+    """What the embedded SNS "sent" outside SQS: SMS to phone numbers and mobile
+    pushes to platform endpoints, as moto records them (newest last)."""
+    from moto.sns.models import sns_backends
+
+    backend = sns_backends[account][region]
+    outbox = [
+        {"kind": "sms", "message_id": message_id, "to": phone, "body": body}
+        for message_id, (phone, body) in list(backend.sms_messages.items())
+    ]
+    for endpoint in list(backend.platform_endpoints.values()):
+        outbox.extend(
+            {"kind": "push", "message_id": message_id, "to": endpoint.arn, "body": body}
+            for message_id, body in list(endpoint.messages.items())
+        )
+    return outbox
