@@ -676,3 +676,6 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     if exc.status_code == 400 and str(exc).startswith("Cannot parse request body"):
         return error_response(request, 400, "InvalidJSON", "The request body is not valid JSON.")
     return error_response(request, exc.status_code, "HttpError", str(exc))
+
+
+api.add_router("/classroom/", "dashboard.classroom.api.router")

@@ -98,8 +98,9 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("FLOWDASH_SQLITE_PATH", str(VAR_DIR / "flowdash.sqlite3")),
-            # A file, not :memory:, so a live server in another process shares it in tests.
-            "TEST": {"NAME": str(VAR_DIR / "test-flowdash.sqlite3")},
+            # A file, not :memory:, so threads of the in-process engine share it in tests;
+            # one per test run, so two runs side by side do not delete each other's.
+            "TEST": {"NAME": str(VAR_DIR / f"test-flowdash-{os.getpid()}.sqlite3")},
             # Waits for a writer instead of failing at once: the flow bus writes in batches.
             "OPTIONS": {"timeout": 20},
         }

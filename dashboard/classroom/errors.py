@@ -27,6 +27,7 @@ TOO_LATE = (
 NOT_LOADED = "Load the scenario first: {kind} {name!r} does not exist."
 NO_SUCH_ACTION = "This scenario has no action number {index}."
 NO_WORKERS_HERE = "Queue {name!r} is not part of this scenario."
+UNKNOWN_SCENARIO = "No scenario has the slug {slug!r}."
 
 
 class ClassroomError(FlowdashError):
@@ -57,3 +58,9 @@ class ScenarioNotLoaded(ClassroomError):
     """The scenario's resources are not there: it was never loaded, or was reset."""
 
     status = 409
+
+
+class UnknownScenario(ClassroomError):
+    """No scenario has that slug."""
+
+    status = 404

@@ -1,6 +1,16 @@
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import path
+
+from . import views
 
 app_name = "classroom"
-urlpatterns: list[URLPattern] = []
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("start", views.class_start, name="start"),
+    path("present/<str:code>/", views.present, name="present"),
+    path("join/", views.join, name="join"),
+    path("me/", views.me, name="me"),
+    path("leave", views.leave, name="leave"),
+    path("hooks/sns", views.sns_hook, name="sns_hook"),
+]

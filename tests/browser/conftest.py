@@ -144,7 +144,7 @@ def fresh_moto(server: Server) -> Server:
 @pytest.fixture
 def suffix() -> str:
     """Unique resource names per test: worker settings outlive a moto reset."""
-    return secrets.token_hex(3)
+    return secrets.token_hex(2)
 
 
 @dataclass
