@@ -78,6 +78,7 @@ def test_serve_starts_embedded_moto_and_the_dashboard(tmp_path: Path) -> None:
 
         health = httpx.get(f"{base}/healthz").json()
         assert health["backend"] == "embedded" and health["endpoint_url"] == endpoint
+        assert health["moto_fastpath"] is True
 
         with httpx.Client(base_url=base, follow_redirects=False) as browser:
             browser.get("/login/")
@@ -135,6 +136,8 @@ def test_sns_http_delivery_reaches_the_own_receiver(tmp_path: Path) -> None:
     env = {
         **os.environ, "FLOWDASH_VAR_DIR": str(tmp_path), "FLOWDASH_BACKEND": "embedded",
         "FLOWDASH_MOTO_PORT": str(moto_port), "FLOWDASH_PORT": str(port), "PYTHONUNBUFFERED": "1",
+        # Stock moto here: the HTTP delivery path must work without the fast path too.
+        "FLOWDASH_MOTO_FASTPATH": "0",
     }  # fmt: skip
     env.pop("DJANGO_SETTINGS_MODULE", None)
     run = lambda *args: subprocess.run(  # noqa: E731
@@ -149,6 +152,7 @@ def test_sns_http_delivery_reaches_the_own_receiver(tmp_path: Path) -> None:
     try:
         base = f"http://127.0.0.1:{port}"
         read_until_listening(base)
+        assert httpx.get(f"{base}/healthz").json()["moto_fastpath"] is False
         token = run("apitoken", "instructor").strip()
         api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=20)
         topic = api.post("/api/topics", json={"name": "hooks"}).json()
