@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from .aio import AwsRunner
 from .connection import Connection
 from .errors import InvalidInput
-from .publishing import queue_send, topic_publish
+from .publishing import message_options, queue_send, topic_publish
 from .resources import arn_name, ownership_check
 from .validation import (
     BATCH_MAX,
@@ -102,14 +102,8 @@ def _send_one(*, conn: Connection, burst: Burst, n: int) -> None:
 def _send_batch(*, conn: Connection, burst: Burst, numbers: list[int]) -> None:
     entries = []
     for n in numbers:
-        entry: dict[str, object] = {"Id": str(n)}
-        if burst.attributes:
-            entry["MessageAttributes"] = {a.name: a.to_aws() for a in burst.attributes}
-        if burst.message_group_id:
-            entry["MessageGroupId"] = burst.message_group_id
-        if dedup := _dedup(burst, n):
-            entry["MessageDeduplicationId"] = dedup
-        entries.append((n, entry))
+        options = message_options(burst.attributes, burst.message_group_id, _dedup(burst, n))
+        entries.append((n, {"Id": str(n), **options}))
     if burst.topic_arn:
         conn.sns.publish_batch(
             TopicArn=burst.topic_arn,

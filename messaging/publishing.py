@@ -76,15 +76,13 @@ def topic_publish(
         content_based_deduplication=fifo and not deduplication_id and _topic_cbd(conn, topic_arn),
         kind="topic",
     )
-    kwargs: dict[str, Any] = {"TopicArn": topic_arn, "Message": body}
+    kwargs: dict[str, Any] = {
+        "TopicArn": topic_arn,
+        "Message": body,
+        **message_options(attrs, message_group_id, deduplication_id),
+    }
     if subject:
         kwargs["Subject"] = subject
-    if attrs:
-        kwargs["MessageAttributes"] = {a.name: a.to_aws() for a in attrs}
-    if message_group_id:
-        kwargs["MessageGroupId"] = message_group_id
-    if deduplication_id:
-        kwargs["MessageDeduplicationId"] = deduplication_id
     with aws_errors(field="body"):
         response = conn.sns.publish(**kwargs)
     return PublishResult(
@@ -126,15 +124,13 @@ def queue_send(
         content_based_deduplication=fifo and not deduplication_id and _queue_cbd(conn, queue_url),
         kind="queue",
     )
-    kwargs: dict[str, Any] = {"QueueUrl": queue_url, "MessageBody": body}
-    if attrs:
-        kwargs["MessageAttributes"] = {a.name: a.to_aws() for a in attrs}
+    kwargs: dict[str, Any] = {
+        "QueueUrl": queue_url,
+        "MessageBody": body,
+        **message_options(attrs, message_group_id, deduplication_id),
+    }
     if delay_seconds:
         kwargs["DelaySeconds"] = delay_seconds
-    if message_group_id:
-        kwargs["MessageGroupId"] = message_group_id
-    if deduplication_id:
-        kwargs["MessageDeduplicationId"] = deduplication_id
     with aws_errors(field="body"):
         response = conn.sqs.send_message(**kwargs)
     conn.notify("message.sent", queue_url=queue_url, message_id=response["MessageId"], body=body)
@@ -190,6 +186,20 @@ def message_release(conn: Connection, *, queue_url: str, receipt_handle: str) ->
         conn.sqs.change_message_visibility(
             QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=0
         )
+
+
+def message_options(
+    attributes: Iterable[MessageAttribute], group_id: str | None, deduplication_id: str | None
+) -> dict[str, Any]:
+    """The parameters SNS Publish and SQS SendMessage (and their batch entries) share."""
+    options: dict[str, Any] = {}
+    if attrs := {a.name: a.to_aws() for a in attributes}:
+        options["MessageAttributes"] = attrs
+    if group_id:
+        options["MessageGroupId"] = group_id
+    if deduplication_id:
+        options["MessageDeduplicationId"] = deduplication_id
+    return options
 
 
 def received_message(message: dict[str, Any]) -> ReceivedMessage:

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from .connection import Connection
 from .errors import InvalidInput, aws_errors
-from .publishing import ReceivedMessage, queue_receive
+from .publishing import ReceivedMessage, message_options, queue_receive
 from .resources import Queue
 from .validation import BATCH_MAX
 
@@ -88,13 +88,11 @@ def _send(
 ) -> None:
     entries = []
     for i, m in enumerate(messages):
-        entry: dict[str, object] = {"Id": str(i), "MessageBody": m.body}
-        if m.message_attributes:
-            entry["MessageAttributes"] = {a.name: a.to_aws() for a in m.message_attributes}
-        if source.fifo:
-            entry["MessageGroupId"] = m.message_group_id or "redrive"
-            entry["MessageDeduplicationId"] = m.message_id
-        entries.append(entry)
+        group, dedup = (
+            (m.message_group_id or "redrive", m.message_id) if source.fifo else (None, None)
+        )
+        options = message_options(m.message_attributes, group, dedup)
+        entries.append({"Id": str(i), "MessageBody": m.body, **options})
     with aws_errors(field="source"):
         response = conn.sqs.send_message_batch(QueueUrl=source.url, Entries=entries)
     for ok in response.get("Successful", []):
