@@ -16,6 +16,7 @@ import logging
 from moto.server import ThreadedMotoServer
 
 from .moto_fastpath import fastpath_apply, fastpath_revert
+from .moto_fixes import fixes_apply
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class EmbeddedServer:
         else:
             fastpath_revert()
             self.fastpath_active = False
+        fixes_apply()  # behaviour corrections: always, whatever the fast path does
         server = ThreadedMotoServer(ip_address=self._host, port=self._port, verbose=False)
         server.start()
         host, port = server.get_host_and_port()

@@ -147,3 +147,28 @@ async def test_worker_stops_cleanly_when_its_queue_is_deleted(conn: Connection, 
     messages = {e.message for e in rec.of("error")}
     assert all("stopped" in m for m in messages), messages
     assert engine.workers.stats == {}
+
+
+async def test_fifo_workers_keep_each_groups_order(conn: Connection, engine) -> None:
+    engine, rec = engine
+    queue = resources.queue_create(
+        conn, name="jobs.fifo", fifo=True, content_based_deduplication=True, visibility_timeout=1
+    )
+    await engine.start()
+    sent = {}
+    for n in range(3):
+        for group in ("a", "b"):
+            body = f"{group}{n}" + (" poison" if (group, n) == ("b", 0) else "")
+            sent[publishing.queue_send(
+                conn, queue_url=queue.url, body=body, message_group_id=group
+            ).message_id] = (group, n)  # fmt: skip
+    engine.workers_set(queue.arn, WorkerSpec(count=2, min_ms=5, max_ms=5, wait_seconds=1))
+    await rec.wait_for(lambda: len(rec.of("processed")) >= 3)
+    await asyncio.sleep(1.5)
+    processed = [sent[e.message_id] for e in rec.of("processed")]
+    group_a = [n for g, n in processed if g == "a"]
+    assert group_a == [0, 1, 2]  # in order, though two workers compete
+    # b0 always fails, so b1 and b2 never overtake it: group b is held back.
+    assert not [n for g, n in processed if g == "b"]
+    held = [e for e in rec.of("failed") if sent[e.message_id] != ("b", 0)]
+    assert all("FIFO keeps the group's order" in e.reason for e in held)

@@ -25,6 +25,7 @@ from messaging.config import BackendConfig
 from messaging.connection import Connection
 from messaging.embedded import EmbeddedServer
 from messaging.moto_fastpath import fastpath_active, fastpath_apply, fastpath_revert
+from messaging.moto_fixes import fixes_apply
 
 REGION = "us-east-1"
 PATCHED_OWNERS: tuple[Any, ...] = (
@@ -97,6 +98,7 @@ def test_unsupported_version_leaves_moto_stock_with_one_warning(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     fastpath_revert()
+    fixes_apply()  # behaviour corrections are not part of the fast path; the server applies them
     stock = _class_state()
     monkeypatch.setattr(moto_fastpath, "_moto_version", lambda: "5.99.0")
     monkeypatch.setattr(moto_fastpath, "_warned_versions", set())

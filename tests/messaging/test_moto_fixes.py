@@ -1,0 +1,63 @@
+"""moto's FIFO order after a lapsed visibility timeout, corrected for the embedded backend."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from messaging import moto_fixes
+from messaging.connection import Connection
+
+
+@pytest.fixture
+def fixes() -> Iterator[None]:
+    """Request it first: it must re-apply after monkeypatch has undone its patches."""
+    yield
+    moto_fixes.fixes_apply()  # the embedded server runs with them
+
+
+def lapsed_group_order(conn: Connection) -> list[str]:
+    url = conn.sqs.create_queue(
+        QueueName="j.fifo",
+        Attributes={
+            "FifoQueue": "true",
+            "ContentBasedDeduplication": "true",
+            "VisibilityTimeout": "1",
+        },
+    )["QueueUrl"]
+    for n in range(3):
+        for group in "ab":
+            conn.sqs.send_message(QueueUrl=url, MessageBody=f"{group}{n}", MessageGroupId=group)
+    first = conn.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in first] == ["a0", "b0", "a1", "b1", "a2", "b2"]
+    conn.sqs.delete_message_batch(
+        QueueUrl=url,
+        Entries=[
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+            for i, m in enumerate(first)
+            if m["Body"].startswith("a")
+        ],
+    )
+    time.sleep(1.1)  # group b's visibility lapses
+    again = conn.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    return [m["Body"] for m in again]
+
+
+def test_lapsed_group_comes_back_from_its_oldest_message(conn: Connection, fixes) -> None:
+    assert moto_fixes.fixes_apply()
+    assert lapsed_group_order(conn) == ["b0", "b1", "b2"]
+
+
+def test_stock_moto_still_has_the_bug(conn: Connection, fixes) -> None:
+    """When this fails, moto fixed it upstream: drop the correction."""
+    moto_fixes.fixes_revert()
+    assert lapsed_group_order(conn) == ["b2"]
+
+
+def test_unchecked_moto_version_runs_as_it_is(fixes, monkeypatch, caplog) -> None:
+    moto_fixes.fixes_revert()
+    monkeypatch.setattr(moto_fixes.importlib.metadata, "version", lambda name: "9.9.9")
+    assert moto_fixes.fixes_apply() is False
+    assert "not one Flowdash's corrections were checked against" in caplog.text
