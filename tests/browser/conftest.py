@@ -30,7 +30,14 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -65,7 +72,9 @@ def wait_listening(url: str, proc: subprocess.Popen[str], log: Path, timeout: fl
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"manage.py serve exited with {proc.returncode}:\n{log.read_text()}")
+            raise AssertionError(
+                f"manage.py serve exited with {proc.returncode}:\n{log.read_text()}"
+            )
         try:
             httpx.get(url, timeout=2)
             return
@@ -177,27 +186,46 @@ class Flow:
         response = self.page.request.fetch(
             f"{self.server.base}{path}",
             method=method,
-            headers={"X-CSRFToken": cookies.get("csrftoken", ""), "Content-Type": "application/json"},
+            headers={
+                "X-CSRFToken": cookies.get("csrftoken", ""),
+                "Content-Type": "application/json",
+            },
             data=json.dumps(body) if body is not None else None,
         )
         assert response.ok, f"{method} {path}: {response.status} {response.text()}"
         return response.json() if response.status != 204 else None
 
     def click_node(self, kind: str, name: str) -> None:
-        """Click a node where a user would: on the diagram, which cytoscape hit-tests."""
+        """Click a node where a user would: on the diagram, which cytoscape hit-tests.
+
+        The diagram re-fits itself when the topology changes (a resync can land at any
+        moment), so click once the card stands still, and again if the panel did not open.
+        """
         card = self.page.locator(f'.node-{kind}[data-name="{name}"]')
         card.wait_for(state="visible")
-        box = card.bounding_box()
-        assert box is not None
-        self.page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        title = self.page.locator(".panel-title")
+        for _ in range(5):
+            box = card.bounding_box()
+            self.page.wait_for_timeout(150)
+            if box is None or box != card.bounding_box():
+                continue
+            self.page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            try:
+                expect(title).to_contain_text(name, timeout=2000)
+                return
+            except AssertionError:
+                continue
+        raise AssertionError(f"clicking the {kind} {name} did not open its panel")
 
     def stat(self, kind: str, name: str, stat: str) -> str:
         return f'.node-{kind}[data-name="{name}"] [data-stat="{stat}"] b'
 
-    def wait_stat_at_least(self, kind: str, name: str, stat: str, n: int, timeout: int = 15_000) -> None:
+    def wait_stat_at_least(
+        self, kind: str, name: str, stat: str, n: int, timeout: int = 15_000
+    ) -> None:
         selector = self.stat(kind, name, stat)
         self.page.wait_for_function(
-            "([sel, n]) => { const b = document.querySelector(sel); return b && Number(b.textContent) >= n; }",
+            "([sel, n]) => Number(document.querySelector(sel)?.textContent ?? -1) >= n",
             arg=[selector, n],
             timeout=timeout,
         )

@@ -1,0 +1,122 @@
+// The flow page: wires the socket to the state, the diagram, the dots, the log, the
+// inspector and the side panel. The only global is `window.flowdash`, flags for tests:
+// {state, states (every state so far), connected, ready, lastSeq, dots} and two hooks:
+// drop() closes the socket as a server drop would; inject(message) hands the socket a
+// message as if the server had sent it (a frame after a gap, say).
+
+import { Diagram } from "./diagram.js";
+import { Inspector } from "./inspector.js";
+import { EventLog } from "./log.js";
+import { Motion } from "./motion.js";
+import { Panels } from "./panels.js";
+import { FlowSocket, flowSocketUrl } from "./socket.js";
+import { FlowState } from "./state.js";
+
+const page = document.querySelector(".flow-page");
+const state = new FlowState();
+const flags = {
+  state: "connecting", states: [], connected: false, ready: false, lastSeq: null, dots: 0,
+  drop: () => socket.drop(),
+  inject: (message) => socket.receive(message),
+};
+window.flowdash = flags;
+
+const inspector = new Inspector(document.querySelector("dialog.trace-inspector"), state);
+const inspect = (traceId) => inspector.open(traceId);
+const panels = new Panels(page.querySelector(".panel"), state, {
+  inspect,
+  onClose: () => diagram.select(null),
+});
+const select = (target) => {
+  diagram.select(target);
+  panels.open(target);
+};
+const diagram = new Diagram(page.querySelector(".diagram"), state, { select });
+const motion = new Motion(diagram, diagram.layer, { inspect });
+const log = new EventLog(page.querySelector(".log"), { inspect });
+
+const indicator = page.querySelector(".conn");
+const STATE_TEXT = {
+  connecting: "connecting…",
+  live: "live",
+  resyncing: "resyncing…",
+  reconnecting: "reconnecting…",
+  "logged-out": "logged out",
+};
+
+function showState(name, detail) {
+  flags.state = name;
+  flags.states.push(name);
+  flags.connected = name === "live";
+  indicator.dataset.state = name;
+  const text = indicator.querySelector(".conn-text");
+  text.textContent = STATE_TEXT[name] || name;
+  if (name === "reconnecting" && detail?.retryInMs) {
+    indicator.title = `The connection dropped; trying again in ${(detail.retryInMs / 1000).toFixed(1)} s (attempt ${detail.attempt}).`;
+  } else if (name === "resyncing") {
+    indicator.title = detail === "gap" ? "Some updates were lost on the way; fetching the whole state again." : "Something changed; fetching the new layout.";
+  } else if (name === "logged-out") {
+    indicator.title = "Your session ended.";
+    text.replaceChildren("logged out — ");
+    const link = document.createElement("a");
+    link.href = `/login/?next=${encodeURIComponent(location.pathname)}`;
+    link.textContent = "log in";
+    text.append(link);
+  } else {
+    indicator.title = "Connected: the diagram shows what happens as it happens.";
+  }
+}
+
+function showSince() {
+  const since = page.querySelector(".since");
+  const hhmm = (d) => d.toTimeString().slice(0, 5);
+  since.textContent = `counts since ${hhmm(state.countingSince)}${state.countsIncompleteAt ? ` (some missed at ${hhmm(state.countsIncompleteAt)})` : ""}`;
+}
+
+const socket = new FlowSocket(flowSocketUrl(), {
+  snapshot(snapshot, info) {
+    const changed = state.applySnapshot(snapshot, info);
+    if (changed || !flags.ready) {
+      diagram.setTopology();
+      log.setResources(state.topology, state.workers.values());
+      panels.topologyChanged();
+    } else panels.refresh();
+    log.add(info.missed ?? snapshot.recent ?? []);
+    flags.lastSeq = socket.lastSeq;
+    flags.ready = true;
+    showSince();
+    diagram.invalidate();
+  },
+  events(events, frame, info) {
+    state.applyEvents(events, frame, info);
+    motion.feed(events);
+    log.add(events);
+    inspector.onEvents(events);
+    if (events.some((e) => e.type === "depth")) panels.refresh();
+    flags.lastSeq = socket.lastSeq;
+    diagram.invalidate();
+  },
+  state: showState,
+});
+
+page.querySelector("button[name=fit]").addEventListener("click", () => diagram.fit());
+page.querySelector("button[name=add]").addEventListener("click", () => select({ kind: "add", id: "add" }));
+const motionButton = page.querySelector("button[name=motion]");
+motionButton.addEventListener("click", () => {
+  motion.paused = !motion.paused;
+  if (motion.paused) motion.clear();
+  motionButton.setAttribute("aria-pressed", String(motion.paused));
+  motionButton.textContent = motion.paused ? "Resume motion" : "Pause motion";
+});
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && !inspector.dialog.open && !page.querySelector(".panel").hidden) panels.close();
+});
+
+setInterval(() => {
+  flags.dots = motion.active;
+  diagram.invalidate(); // rates decay even when nothing arrives
+}, 1000);
+setInterval(() => state.sampleHistory(), 1000);
+
+showState("connecting");
+socket.start();

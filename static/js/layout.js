@@ -1,0 +1,138 @@
+// Where each node goes: a column layout computed from the topology alone, so it is stable.
+//
+// Columns: topics | queues | workers and dead-letter queues | workers of those DLQs.
+// Within a column, order is by name; a queue's workers and its DLQ sit in the band
+// beside it. Adding a queue moves only what sorts after it; nothing is random.
+
+export const SIZES = {
+  topic: { w: 230, h: 80 },
+  queue: { w: 270, h: 142 },
+  worker: { w: 200, h: 66 },
+  more: { w: 200, h: 50 },
+  external: { w: 230, h: 56 },
+};
+const COLUMN_X = [0, 460, 880, 1300, 1720];
+const GAP = 26;
+export const MAX_WORKER_NODES = 5;
+
+const byName = (a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+export function workerId(name) {
+  return `worker:${name}`;
+}
+
+export function moreId(queueArn) {
+  return `more:${queueArn}`;
+}
+
+function externalId(sub) {
+  return `ext:${sub.protocol}:${sub.endpoint}`;
+}
+
+/** {nodes: [{id, kind, x, y, w, h, data}], edges: [{id, kind, source, target, data}]} */
+export function layoutCompute(topology, workers) {
+  const queues = [...topology.queues].sort(byName);
+  const queueByArn = new Map(queues.map((q) => [q.arn, q]));
+  const nodes = [];
+  const edges = [];
+  const add = (kind, id, x, y, data, size = SIZES[kind]) => {
+    const node = { id, kind, x, y, w: size.w, h: size.h, data };
+    nodes.push(node);
+    return node;
+  };
+
+  // Dead-letter queues and the (alphabetically first) queue that redrives into each.
+  const dlqParent = new Map();
+  for (const q of queues) {
+    if (q.dead_letter_arn && queueByArn.has(q.dead_letter_arn) && q.dead_letter_arn !== q.arn) {
+      if (!dlqParent.has(q.dead_letter_arn)) dlqParent.set(q.dead_letter_arn, q.arn);
+      edges.push({
+        id: `redrive:${q.arn}`, kind: "redrive", source: q.arn, target: q.dead_letter_arn,
+        data: { queue: q, maxReceiveCount: q.max_receive_count },
+      });
+    }
+  }
+  const workersByQueue = new Map();
+  for (const w of [...workers].sort(byName)) {
+    if (!queueByArn.has(w.queue_arn)) continue;
+    if (!workersByQueue.has(w.queue_arn)) workersByQueue.set(w.queue_arn, []);
+    workersByQueue.get(w.queue_arn).push(w);
+  }
+
+  const placed = new Set();
+  // Lays out a queue and, to its right, its workers then its DLQ; returns the band's bottom.
+  const band = (queue, column, top) => {
+    placed.add(queue.arn);
+    let y = top;
+    const own = workersByQueue.get(queue.arn) || [];
+    const shown = own.length > MAX_WORKER_NODES ? own.slice(0, MAX_WORKER_NODES - 1) : own;
+    for (const w of shown) {
+      const size = SIZES.worker;
+      add("worker", workerId(w.name), COLUMN_X[column + 1], y + size.h / 2, { worker: w });
+      edges.push({ id: `work:${w.name}`, kind: "work", source: queue.arn, target: workerId(w.name), data: { worker: w } });
+      y += size.h + GAP;
+    }
+    if (own.length > shown.length) {
+      const rest = own.slice(shown.length);
+      const size = SIZES.more;
+      add("more", moreId(queue.arn), COLUMN_X[column + 1], y + size.h / 2, { queueArn: queue.arn, workers: rest });
+      edges.push({ id: `work-more:${queue.arn}`, kind: "work", source: queue.arn, target: moreId(queue.arn), data: { workers: rest } });
+      y += size.h + GAP;
+    }
+    const dlqArn = queue.dead_letter_arn;
+    if (dlqArn && dlqParent.get(dlqArn) === queue.arn && !placed.has(dlqArn) && column + 1 < COLUMN_X.length - 1) {
+      if (y > top) y += GAP; // room for the redrive edge's label
+      y = band(queueByArn.get(dlqArn), column + 1, y);
+    }
+    const size = SIZES.queue;
+    const bottom = Math.max(top + size.h + GAP, y);
+    const centre = (top + bottom - GAP) / 2; // the middle of its band
+    add("queue", queue.arn, COLUMN_X[column], centre, { queue, isDlq: dlqParent.has(queue.arn) });
+    return bottom;
+  };
+
+  let cursor = 0;
+  for (const q of queues) {
+    if (placed.has(q.arn) || dlqParent.has(q.arn)) continue;
+    cursor = band(q, 1, cursor);
+  }
+  // DLQs whose parent chain was too deep (or cyclic) still get a place.
+  for (const q of queues) if (!placed.has(q.arn)) cursor = band(q, 1, cursor);
+
+  // Subscriptions: to known queues, or to an external endpoint node.
+  const centreOf = new Map(nodes.map((n) => [n.id, n.y]));
+  for (const sub of [...topology.subscriptions].sort((a, b) => (a.arn < b.arn ? -1 : 1))) {
+    let target = sub.protocol === "sqs" && queueByArn.has(sub.endpoint) ? sub.endpoint : null;
+    if (!target) {
+      target = externalId(sub);
+      if (!centreOf.has(target)) {
+        const size = SIZES.external;
+        add("external", target, COLUMN_X[1], cursor + size.h / 2, { protocol: sub.protocol, endpoint: sub.endpoint });
+        centreOf.set(target, cursor + size.h / 2);
+        cursor += size.h + GAP;
+      }
+    }
+    edges.push({ id: sub.arn, kind: "subscription", source: sub.topic_arn, target, data: { sub } });
+  }
+
+  // Topics: beside the middle of what they feed, in that order, never overlapping.
+  const topics = [...topology.topics].sort(byName);
+  const wanted = topics.map((t) => {
+    const ys = edges.filter((e) => e.kind === "subscription" && e.source === t.arn).map((e) => centreOf.get(e.target));
+    return { topic: t, y: ys.length ? ys.reduce((a, b) => a + b, 0) / ys.length : Infinity };
+  });
+  wanted.sort((a, b) => a.y - b.y || byName(a.topic, b.topic));
+  let floor = -Infinity;
+  let tail = cursor;
+  for (const { topic, y } of wanted) {
+    const h = SIZES.topic.h;
+    let centre = Number.isFinite(y) ? y : tail + h / 2;
+    centre = Math.max(centre, floor + h / 2);
+    add("topic", topic.arn, COLUMN_X[0], centre, { topic });
+    floor = centre + h / 2 + GAP;
+    tail = Math.max(tail, floor);
+  }
+  // An edge to a node that is not drawn (a subscription of an unknown topic) is left out.
+  const ids = new Set(nodes.map((n) => n.id));
+  return { nodes, edges: edges.filter((e) => ids.has(e.source) && ids.has(e.target)) };
+}
