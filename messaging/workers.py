@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
@@ -225,11 +226,17 @@ class WorkerPool:
         affordable = (visibility * 1000) // max(spec.max_ms, 1) if spec.max_ms else 10
         batch = max(1, min(spec.batch_size, affordable))
         started = time.time()
+        wait = spec.wait_seconds
+        if group.doomed:
+            # A message is due to move to the DLQ at the next receive after it reappears:
+            # don't sit in a 20 s long poll past that moment, or the move shows late.
+            due = min(d.visible_at for d in group.doomed.values()) - started
+            wait = max(1, min(wait, math.ceil(due) + 1))
         response = await self.run(
             self.conn.sqs.receive_message,
             QueueUrl=queue.url,
             MaxNumberOfMessages=batch,
-            WaitTimeSeconds=spec.wait_seconds,
+            WaitTimeSeconds=wait,
             MessageAttributeNames=["All"],
             MessageSystemAttributeNames=["All"],
         )
