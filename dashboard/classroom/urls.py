@@ -12,5 +12,4 @@ urlpatterns = [
     path("join/", views.join, name="join"),
     path("me/", views.me, name="me"),
     path("leave", views.leave, name="leave"),
-    path("hooks/sns", views.sns_hook, name="sns_hook"),
 ]

@@ -1,0 +1,57 @@
+"""A token bucket per participant, kept in Django's cache.
+
+``FLOWDASH_PARTICIPANT_RATE`` is ``"<messages>/<seconds>"``: a participant may
+publish that many messages in a burst, and the bucket refills at that rate
+(default ``"20/60"``: 20 at once, then one every 3 s). With the default
+local-memory cache the buckets are per process, which fits the single-process
+default; scaled out, the Redis cache shares them. Two requests racing on one
+bucket may both pass: the limit keeps a class usable, it is not an accounting.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+
+DEFAULT_RATE = "20/60"
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    capacity: int
+    per_seconds: float
+
+    @property
+    def refill_per_second(self) -> float:
+        return self.capacity / self.per_seconds
+
+
+def rate_parse(text: str) -> Rate:
+    """``"20/60"`` -> 20 messages per 60 seconds; raises ValueError for anything else."""
+    count, _, seconds = text.partition("/")
+    rate = Rate(capacity=int(count), per_seconds=float(seconds or 60))
+    if rate.capacity < 1 or rate.per_seconds <= 0:
+        raise ValueError(f"FLOWDASH_PARTICIPANT_RATE must look like '20/60', not {text!r}")
+    return rate
+
+
+def participant_rate() -> Rate:
+    configured = getattr(settings, "FLOWDASH_PARTICIPANT_RATE", None)
+    return rate_parse(configured or os.environ.get("FLOWDASH_PARTICIPANT_RATE") or DEFAULT_RATE)
+
+
+def token_take(*, key: str, rate: Rate, now: float | None = None) -> int:
+    """Take one token. Returns 0 when allowed, else the whole seconds until one is free."""
+    now = time.time() if now is None else now
+    tokens, at = cache.get(key) or (float(rate.capacity), now)
+    tokens = min(float(rate.capacity), tokens + (now - at) * rate.refill_per_second)
+    if tokens < 1:
+        cache.set(key, (tokens, now), timeout=int(rate.per_seconds) + 1)
+        return max(1, math.ceil((1 - tokens) / rate.refill_per_second))
+    cache.set(key, (tokens - 1, now), timeout=int(rate.per_seconds) + 1)
+    return 0

@@ -1,0 +1,261 @@
+"""The classroom end to end in Chromium: an instructor and a student, two browser
+contexts, against a real ``manage.py serve`` (Daphne, embedded moto, the flow engine).
+
+The instructor starts a class and loads the fanout scenario; the student joins with
+the code from the screen, publishes, and the presenter view shows the publication
+under the student's name; then the student works the billing queue from the phone
+page and the diagram counts the message as processed by them. Any console error on
+either page fails the test, and so does a missing Chromium (it is not skipped).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from tests.dashboard.test_serve import free_port, read_until, read_until_listening
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+PASSWORD = "classroom-test-password"
+WAIT_MS = 30_000
+
+
+@dataclass
+class Server:
+    base: str
+    log: list[str]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    var = tmp_path_factory.mktemp("classroom-live")
+    port, moto_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "FLOWDASH_VAR_DIR": str(var),
+        "FLOWDASH_BACKEND": "embedded",
+        "FLOWDASH_MOTO_PORT": str(moto_port),
+        "FLOWDASH_PORT": str(port),
+        "FLOWDASH_INSTRUCTOR_PASSWORD": PASSWORD,
+        "FLOWDASH_REFRESH_SECONDS": "1",
+        "FLOWDASH_DEPTH_FAST_SECONDS": "0.2",
+        "FLOWDASH_TAP_WAIT_SECONDS": "2",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True,
+        capture_output=True,
+    )  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "serve"], cwd=ROOT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    lines: queue.Queue[str] = queue.Queue()
+    log: list[str] = []
+
+    def pump() -> None:
+        for line in proc.stdout:
+            lines.put(line)
+            log.append(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        read_until(lines, "Press Ctrl-C")
+        read_until_listening(base)
+        yield Server(base=base, log=log)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+class Console:
+    """Console errors and uncaught exceptions of the pages it watches.
+
+    Chromium logs every HTTP error response as a console error. The test provokes
+    some on purpose (an unknown join code, a removed participant's next request);
+    those are listed with `expect` and only those are let through.
+    """
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.expected: set[tuple[int, str]] = set()
+
+    def expect(self, status: int, path: str) -> None:
+        self.expected.add((status, path))
+
+    def watch(self, page: Page, label: str) -> Page:
+        def on_console(message: ConsoleMessage) -> None:
+            if message.type != "error":
+                return
+            url = message.location.get("url", "")
+            for status, path in self.expected:
+                if f"status of {status} " in message.text and url.endswith(path):
+                    return
+            self.errors.append(f"{label}: {message.text} ({url})")
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda exc: self.errors.append(f"{label}: {exc}"))
+        return page
+
+
+def flag(page: Page, expression: str, arg: Any = None) -> None:
+    """Wait for a condition on the page; on a timeout, say what the page's flags were."""
+    try:
+        page.wait_for_function(expression, arg=arg, timeout=WAIT_MS)
+    except PlaywrightTimeout:
+        state = page.evaluate(
+            "JSON.stringify({presenter: window.flowdashPresenter, participant: "
+            "window.flowdashParticipant, status: document.querySelector('[role=status]')"
+            "?.textContent})"
+        )
+        raise AssertionError(f"timed out waiting for {expression}; page state: {state}") from None
+
+
+def test_instructor_and_student_share_a_class(server: Server) -> None:
+    assert Path(CHROMIUM).exists(), f"Chromium is needed at {CHROMIUM} (apt-get install chromium)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            run_class(browser, server.base)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\nserver log:\n{''.join(server.log[-60:])}") from None
+        finally:
+            browser.close()
+
+
+def run_class(browser: Browser, base: str) -> None:
+    console = Console()
+    instructor = browser.new_context(base_url=base)
+    login = instructor.new_page()  # not a classroom page: its console is not ours to judge
+    login.goto("/login/")
+    login.fill("input[name=username]", "instructor")
+    login.fill("input[name=password]", PASSWORD)
+    login.click("button[type=submit]")
+    login.wait_for_url(f"{base}/")
+    login.close()
+    teacher = console.watch(instructor.new_page(), "presenter")
+
+    # Start a class with the fanout scenario and present it.
+    teacher.goto("/class/")
+    teacher.fill("input[name=title]", "Messaging 101")
+    teacher.select_option("select[name=scenario]", "fanout")
+    teacher.click("button[name=start]")
+    flag(teacher, "window.flowdashPresenter && window.flowdashPresenter.ready")
+    code = teacher.text_content("[data-testid=join-code]").strip()
+    join_url = teacher.text_content(".join-url code").strip()
+    assert join_url == f"{base}/class/join/?code={code}"
+    assert teacher.locator(".join-qr svg.qr path").count() == 1
+
+    # One click: load, and the page plays the pattern once the diagram shows the resources.
+    teacher.select_option("select[name=scenario]", "fanout")
+    teacher.click("button[name=load]")
+    flag(teacher, "window.flowdashPresenter.played >= 1")
+    assert "billing" in teacher.text_content(".explanation")
+    flag(teacher, "document.querySelectorAll('.node-queue').length === 3")
+    # Hand the billing queue to the students: no simulated worker there any more.
+    flag(
+        teacher,
+        "document.querySelector('.worker-control[data-queue=billing] b')?.textContent === '1'",
+    )
+    teacher.click(".worker-control[data-queue=billing] button[name=fewer]")
+    flag(
+        teacher,
+        "document.querySelector('.worker-control[data-queue=billing] b')?.textContent === '0'",
+    )
+    paused_at = time.monotonic()
+
+    # The student joins on a phone-sized screen with the code from the screen.
+    phone = browser.new_context(
+        base_url=base, viewport={"width": 390, "height": 844}, is_mobile=True
+    )
+    student = console.watch(phone.new_page(), "student")
+    student.goto("/class/join/")
+    console.expect(404, "/class/join/")
+    student.fill("input[name=code]", "no-such")
+    student.fill("input[name=display_name]", "Ada")
+    student.click("button[name=join]")
+    assert "No class uses the code 'NO-SUCH'" in student.text_content("[data-testid=join-error]")
+    student.fill("input[name=code]", code.lower())
+    student.click("button[name=join]")
+    student.wait_for_url(f"{base}/class/me/")
+    flag(student, "window.flowdashParticipant && window.flowdashParticipant.ready")
+    flag(teacher, "window.flowdashPresenter.joined === 1")
+    assert teacher.text_content(".joined") == "1"
+
+    # The stopped worker's last long poll (2 s) must be over before the student works.
+    student.wait_for_timeout(max(0, 2500 - (time.monotonic() - paused_at) * 1000))
+
+    # The student publishes; the presenter shows it with the student's name, as text.
+    body = "<b>hello</b> from Ada"
+    student.fill("textarea[name=body]", body)
+    student.click("button[name=publish]")
+    flag(student, "window.flowdashParticipant.published === 1")
+    flag(teacher, "document.querySelector('.feed-list li[data-type=published][data-who=Ada]')")
+    published = teacher.locator(".feed-list li[data-type=published][data-who=Ada]").first
+    assert body in published.text_content() and published.locator("b").count() == 0
+    trace = published.get_attribute("data-trace")
+    flag(
+        teacher,
+        "(t) => document.querySelectorAll("
+        "`.feed-list li[data-type=delivered][data-trace='${t}']`).length === 3",
+        trace,
+    )
+
+    # The student works the billing queue: receive, then Done.
+    student.select_option("select[name=queue]", label="billing")
+    student.click("button[name=receive]")
+    flag(student, "window.flowdashParticipant.holding !== null")
+    assert student.text_content(".held-body")
+    student.click("button[name=done]")
+    flag(student, "window.flowdashParticipant.processed === 1")
+    flag(teacher, "document.querySelector('.feed-list li[data-type=processed][data-worker=Ada]')")
+    flag(
+        teacher,
+        "document.querySelector('.node-worker[data-name=Ada] [data-stat=processed] b')"
+        "?.textContent === '1'",
+    )
+
+    # The instructor locks publishing, then removes the student.
+    teacher.click("button[name=lock]")
+    flag(teacher, "document.querySelector('button[name=lock]').ariaPressed === 'true'")
+    console.expect(403, "/api/classroom/me/publish")
+    # (The page may already have disabled the button after its poll: submit the form itself.)
+    student.evaluate("document.querySelector('.publish-form').requestSubmit()")
+    flag(
+        student,
+        "window.flowdashParticipant.lastError === 'The instructor has paused publishing for now.'",
+    )
+    console.expect(403, "/api/classroom/me")
+    teacher.click(".people summary")
+    teacher.click(".people-list li[data-name=Ada] button")
+    flag(student, "window.flowdashParticipant.gone")
+    assert "removed you" in student.text_content(".me-status")
+    flag(teacher, "window.flowdashPresenter.joined === 0")
+
+    assert httpx.get(f"{base}/api/classroom/sessions/{code}").status_code == 401
+    assert console.errors == [], "\n".join(console.errors)
+    assert teacher.evaluate("window.flowdashPresenter.errors") == []
