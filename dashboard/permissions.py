@@ -5,13 +5,11 @@ around the other."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from django.conf import settings
-from django.core.cache import cache
-
 from messaging.errors import FlowdashError
+
+from .ratelimit import token_take, user_rate
 
 STAFF_ONLY = "Only instructors (staff users) can do that."
 PUBLISH_LOCKED = "Publishing is switched off for viewers; ask the instructor."
@@ -45,18 +43,13 @@ def publish_check(user: Any) -> None:
     rate_limit_check(f"user:{user.pk}")
 
 
-def rate_limit_check(key: str, *, rate: float | None = None, burst: int | None = None) -> None:
-    """A token bucket per key in the cache (Redis when scaled out): ``rate`` publishes a
-    second on average, ``burst`` at once."""
-    rate = settings.FLOWDASH_PUBLISH_RATE if rate is None else rate
-    burst = settings.FLOWDASH_PUBLISH_BURST if burst is None else burst
-    now = time.time()  # wall clock: the bucket may be shared by processes (Redis cache)
-    cache_key = f"flowdash:bucket:{key}"
-    tokens, stamp = cache.get(cache_key, (float(burst), now))
-    tokens = min(float(burst), tokens + (now - stamp) * rate)
-    if tokens < 1:
+def rate_limit_check(key: str) -> None:
+    """One token from the user's bucket (``FLOWDASH_PUBLISH_RATE``), or a 429."""
+    rate = user_rate()
+    wait = token_take(key=f"flowdash:rate:{key}", rate=rate)
+    if wait:
         raise RateLimited(
-            f"Slow down: at most {rate:g} messages a second (bursts of {burst}).",
+            f"Slow down: at most {rate.capacity} messages per {rate.per_seconds:g} s; "
+            f"try again in {wait} s.",
             code="RateLimited",
         )
-    cache.set(cache_key, (tokens - 1, now), timeout=max(60, int(burst / rate) + 1))

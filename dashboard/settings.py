@@ -101,8 +101,10 @@ else:
             # A file, not :memory:, so threads of the in-process engine share it in tests;
             # one per test run, so two runs side by side do not delete each other's.
             "TEST": {"NAME": str(VAR_DIR / f"test-flowdash-{os.getpid()}.sqlite3")},
-            # Waits for a writer instead of failing at once: the flow bus writes in batches.
-            "OPTIONS": {"timeout": 20},
+            # Wait for a writer instead of failing at once (the flow bus writes in batches), and
+            # take the write lock when a transaction starts: a read that later writes cannot
+            # then fail with "database is locked" half way through.
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
         }
     }
 
@@ -179,6 +181,6 @@ FLOWDASH_WATCHER = {
     "depth_slow": float(os.environ.get("FLOWDASH_DEPTH_SLOW_SECONDS", 30)),
     "tap_wait_seconds": int(os.environ.get("FLOWDASH_TAP_WAIT_SECONDS", 20)),
 }
-#: Publishing rate per user and per classroom participant: messages a second, and burst.
-FLOWDASH_PUBLISH_RATE = float(os.environ.get("FLOWDASH_PUBLISH_RATE", 5))
-FLOWDASH_PUBLISH_BURST = int(os.environ.get("FLOWDASH_PUBLISH_BURST", 20))
+#: Publishing rates, "<messages>/<seconds>": that many at once, refilled over that time.
+FLOWDASH_PUBLISH_RATE = os.environ.get("FLOWDASH_PUBLISH_RATE", "20/4")
+FLOWDASH_PARTICIPANT_RATE = os.environ.get("FLOWDASH_PARTICIPANT_RATE", "20/60")

@@ -94,6 +94,8 @@ class Watcher:
         attempt = 0
         try:
             while True:
+                # Cleared before reading, so a change made during the read asks for another.
+                self._refresh_wanted.clear()
                 try:
                     await self.refresh()
                     attempt = 0
@@ -102,7 +104,6 @@ class Watcher:
                     attempt += 1
                     await asyncio.sleep(backoff(attempt))
                     continue
-                self._refresh_wanted.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._refresh_wanted.wait(), self.refresh_seconds)
         finally:

@@ -32,6 +32,7 @@ from messaging.validation import FIFO_SUFFIX, MessageAttribute
 
 from ..backend import connection
 from ..flowbus import command_send
+from ..ratelimit import participant_rate, token_take
 from .errors import (
     ALREADY_HOLDING,
     CLASS_ENDED,
@@ -52,7 +53,6 @@ from .errors import (
     UnknownClass,
 )
 from .models import ClassSession, Participant, ParticipantAction, Scenario
-from .ratelimit import participant_rate, token_take
 
 #: No 0/O or 1/I: codes are read off a projector.
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"

@@ -30,7 +30,7 @@ from dashboard.classroom.errors import (
     UNKNOWN_CODE,
 )
 from dashboard.classroom.models import ParticipantAction
-from dashboard.classroom.ratelimit import Rate, rate_parse, token_take
+from dashboard.ratelimit import Rate, rate_parse, token_take
 from messaging import resources
 
 from .conftest import scenarios_sync, staff_user

@@ -47,7 +47,7 @@ def test_ten_thousand_rapid_publishes_are_limited_and_the_server_stays_responsiv
         codes[code] = codes.get(code, 0) + 1
     elapsed = time.monotonic() - started
     sent = codes.get(200, 0)
-    # The bucket holds 20 and refills at 5/s: whatever got through is bounded by the time taken.
+    # The bucket holds 20 and refills at 5/s ("20/4"): what got through is bounded by the time.
     assert sent <= 20 + 5 * elapsed + 1
     assert codes.get(429, 0) == 10_000 - sent
     assert resources.queue_get(conn, url=queue.url).depth.visible == sent

@@ -68,8 +68,7 @@ def test_viewer_publishes_only_when_allowed(backend: str, viewer: User) -> None:
 
 
 def test_publishing_is_rate_limited(settings, backend: str, instructor: User) -> None:
-    settings.FLOWDASH_PUBLISH_RATE = 1
-    settings.FLOWDASH_PUBLISH_BURST = 3
+    settings.FLOWDASH_PUBLISH_RATE = "3/3"
     conn = Connection(BackendConfig(), endpoint_url=backend)
     queue = resources.queue_create(conn, name="work")
     api = token_client(instructor)

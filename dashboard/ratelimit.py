@@ -1,8 +1,7 @@
-"""A token bucket per participant, kept in Django's cache.
+"""Token buckets kept in Django's cache: the one rate limiter for users and participants.
 
-``FLOWDASH_PARTICIPANT_RATE`` is ``"<messages>/<seconds>"``: a participant may
-publish that many messages in a burst, and the bucket refills at that rate
-(default ``"20/60"``: 20 at once, then one every 3 s). With the default
+A rate is ``"<messages>/<seconds>"``: that many messages at once, refilled at
+that rate (``"20/60"``: 20 at once, then one every 3 s). With the default
 local-memory cache the buckets are per process, which fits the single-process
 default; scaled out, the Redis cache shares them. Two requests racing on one
 bucket may both pass: the limit keeps a class usable, it is not an accounting.
@@ -11,14 +10,11 @@ bucket may both pass: the limit keeps a class usable, it is not an accounting.
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-
-DEFAULT_RATE = "20/60"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,13 +32,16 @@ def rate_parse(text: str) -> Rate:
     count, _, seconds = text.partition("/")
     rate = Rate(capacity=int(count), per_seconds=float(seconds or 60))
     if rate.capacity < 1 or rate.per_seconds <= 0:
-        raise ValueError(f"FLOWDASH_PARTICIPANT_RATE must look like '20/60', not {text!r}")
+        raise ValueError(f"A rate must look like '20/60', not {text!r}")
     return rate
 
 
 def participant_rate() -> Rate:
-    configured = getattr(settings, "FLOWDASH_PARTICIPANT_RATE", None)
-    return rate_parse(configured or os.environ.get("FLOWDASH_PARTICIPANT_RATE") or DEFAULT_RATE)
+    return rate_parse(settings.FLOWDASH_PARTICIPANT_RATE)
+
+
+def user_rate() -> Rate:
+    return rate_parse(settings.FLOWDASH_PUBLISH_RATE)
 
 
 def token_take(*, key: str, rate: Rate, now: float | None = None) -> int:
