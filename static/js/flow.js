@@ -4,6 +4,7 @@
 // drop() closes the socket as a server drop would; inject(message) hands the socket a
 // message as if the server had sent it (a frame after a gap, say).
 
+import { Cards } from "./cards.js";
 import { Diagram } from "./diagram.js";
 import { Inspector } from "./inspector.js";
 import { EventLog } from "./log.js";
@@ -34,6 +35,7 @@ const select = (target) => {
 const diagram = new Diagram(page.querySelector(".diagram"), state, { select });
 const motion = new Motion(diagram, diagram.layer, { inspect });
 const log = new EventLog(page.querySelector(".log"), { inspect });
+const cards = new Cards(page.querySelector(".outbox"));
 
 const indicator = page.querySelector(".conn");
 const STATE_TEXT = {
@@ -82,6 +84,8 @@ const socket = new FlowSocket(flowSocketUrl(), {
       panels.topologyChanged();
     } else panels.refresh();
     log.add(info.missed ?? snapshot.recent ?? []);
+    if (!info.missed) cards.clear(); // a fresh snapshot: rebuild from its recent events
+    cards.add(info.missed ?? snapshot.recent ?? []);
     flags.lastSeq = socket.lastSeq;
     flags.ready = true;
     showSince();
@@ -91,6 +95,7 @@ const socket = new FlowSocket(flowSocketUrl(), {
     state.applyEvents(events, frame, info);
     motion.feed(events);
     log.add(events);
+    cards.add(events);
     inspector.onEvents(events);
     if (events.some((e) => e.type === "depth")) panels.refresh();
     flags.lastSeq = socket.lastSeq;

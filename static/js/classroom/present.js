@@ -9,7 +9,7 @@ import { el } from "../dom.js";
 import { Motion } from "../motion.js";
 import { FlowSocket, flowSocketUrl } from "../socket.js";
 import { FlowState } from "../state.js";
-import { Cards } from "./cards.js";
+import { Cards } from "../cards.js";
 import { Feed } from "./feed.js";
 import { allowedRead, allowedRender, peopleRender } from "./roster.js";
 import { eventInScope, scopeSnapshot, topologyHas } from "./scope.js";

@@ -2,7 +2,7 @@
 // from `delivered` events and the body of their `published` event. In embedded mode
 // nothing leaves the machine; the cards show what would have arrived. Text only.
 
-import { el } from "../dom.js";
+import { el } from "./dom.js";
 
 const PROTOCOLS = { sms: "sms", email: "email", "email-json": "email", http: "http", https: "http" };
 const KEEP = 8;
