@@ -6,6 +6,10 @@ test names its resources uniquely, so workers configured by one test never meet
 the next test's queues. Each test gets a fresh browser context, logged in through
 the login form, and fails on any console error or uncaught page error.
 
+The browser, Playwright and the server are package-scoped, not session-scoped:
+Playwright's sync API keeps an event loop running in the main thread while it
+is open, and asyncio tests in other folders cannot start theirs beside it.
+
 Playwright's sync API delivers events (console, dialogs, frames) only while one
 of its own calls runs, so waits use ``page.wait_for_function`` /
 ``page.wait_for_timeout``, never ``time.sleep``.
@@ -83,7 +87,7 @@ def wait_listening(url: str, proc: subprocess.Popen[str], log: Path, timeout: fl
     raise AssertionError(f"{url} never answered:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     var = tmp_path_factory.mktemp("flowdash-var")
     port, moto_port = free_port(), free_port()
@@ -123,13 +127,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             proc.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as pw:
         yield pw
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail(
