@@ -104,9 +104,11 @@ class Busy:
     spent: Spent
 
 
-def busy_queue(server: FlowdashServer, *, label: str, messages: int, **spec: Any) -> Busy:
+def busy_queue(
+    server: FlowdashServer, *, name: str, label: str, messages: int, **spec: Any
+) -> Busy:
     """Workers drain a backlog that was there before they started."""
-    queue = queue_make(server, f"busy-{len(label)}-{spec['count']}-{spec['max_ms']}")
+    queue = queue_make(server, name)
     fill(server, queue["url"], messages)
     time.sleep(2)  # the depth sampler sees the backlog once, before the count starts
     before = server.aws_requests()
@@ -213,16 +215,17 @@ def run(*, quick: bool) -> list[Table]:
         progress("aws_cost: busy workers")
         n = 500 if quick else 2_000
         busy.append(
-            busy_queue(server, label=f"queue, {n:,} messages, 2 workers x 20 ms", messages=n,
-                       count=2, min_ms=20, max_ms=20)
+            busy_queue(server, name="busy-a", label=f"queue, {n:,} messages, 2 workers x 20 ms",
+                       messages=n, count=2, min_ms=20, max_ms=20)
         )  # fmt: skip
         busy.append(
-            busy_queue(server, label=f"queue, {n:,} messages, 5 workers x 0 ms", messages=n,
-                       count=5, min_ms=0, max_ms=0)
+            busy_queue(server, name="busy-b", label=f"queue, {n:,} messages, 5 workers x 0 ms",
+                       messages=n, count=5, min_ms=0, max_ms=0)
         )  # fmt: skip
         if not quick:
             busy.append(
-                busy_queue(server, label="queue, 100 messages, 1 worker x 500 ms (the default)",
+                busy_queue(server, name="busy-c",
+                           label="queue, 100 messages, 1 worker x 500 ms (the default)",
                            messages=100, count=1, min_ms=500, max_ms=500)
             )  # fmt: skip
         m = 200 if quick else 1_000

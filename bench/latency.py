@@ -9,6 +9,10 @@ its own process (so that neither waits on the other's GIL) publishes with boto3
 at the cell's rate, straight to the embedded moto server, and notes when each
 publish call returned. Both read the same CLOCK_MONOTONIC.
 
+The same-run baseline: the topic has one more queue, with no Flowdash worker,
+which a bare boto3 long-poll loop in this process reads; its figure (publish
+returned to copy in hand) is what moto alone takes under the same load.
+
 Latency of an event = arrival of the frame carrying it - return of the publish
 call, for ``delivered`` (the tap queue saw the publication; one per subscribed
 queue) and ``processed`` (a worker finished its copy). Frames are coalesced
@@ -32,6 +36,7 @@ import contextlib
 import json
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -195,9 +200,52 @@ async def follow(ws: Any, viewer: Viewer, stop: asyncio.Event) -> None:
         viewer.changed.set()
 
 
+def baseline_queue(server: FlowdashServer, topic: str, name: str) -> dict[str, str]:
+    """One more queue on the topic, without Flowdash workers: a bare boto3 consumer
+    reads it, for the same-run baseline (what moto alone takes to hand a copy over)."""
+    with server.api() as api:
+        response = api.post("/api/queues", json={"name": name})
+        response.raise_for_status()
+        queue: dict[str, str] = response.json()
+        api.post(
+            "/api/subscriptions",
+            json={"topic_arn": topic, "protocol": "sqs", "endpoint": queue["arn"]},
+        ).raise_for_status()
+        return queue
+
+
+class BareConsumer:
+    """Long-polls one queue with boto3, as a student's script would, noting when each
+    publication's copy arrived (its SNS MessageId is the trace id)."""
+
+    def __init__(self, endpoint: str, queue_url: str) -> None:
+        self.sqs = aws_client("sqs", endpoint)
+        self.queue_url = queue_url
+        self.seen: list[tuple[str, float]] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            messages = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+            ).get("Messages", [])
+            now = time.monotonic()
+            for message in messages:
+                self.seen.append((json.loads(message["Body"])["MessageId"], now))
+            if messages:
+                self.sqs.delete_message_batch(
+                    QueueUrl=self.queue_url,
+                    Entries=[
+                        {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]}
+                        for n, m in enumerate(messages)
+                    ],
+                )
+
+
 @dataclass
 class Outcome:
     cell: Cell
+    bare_ms: list[float]
     achieved_rate: float
     published: int
     delivered_ms: list[float]
@@ -215,7 +263,8 @@ async def run_cell(server: FlowdashServer, cell: Cell) -> Outcome:
     topic, queues = await asyncio.to_thread(
         api_topology, server, name=f"lat-{cell.fanout}", fanout=cell.fanout
     )
-    await engine_sees(server, [topic, *(q["arn"] for q in queues)])
+    baseline = await asyncio.to_thread(baseline_queue, server, topic, f"lat-{cell.fanout}-bare")
+    await engine_sees(server, [topic, baseline["arn"], *(q["arn"] for q in queues)])
     viewer = Viewer()
     ws = await ws_connect(server)
     viewer.take(await until_snapshot(ws), time.monotonic())
@@ -229,6 +278,8 @@ async def run_cell(server: FlowdashServer, cell: Cell) -> Outcome:
         await viewer.until(lambda: {q["arn"] for q in queues} <= viewer.workers_ready)
     await asyncio.sleep(1.0)  # let each worker's first long poll begin
     before = server.stat()
+    consumer = BareConsumer(server.moto_url, baseline["url"])
+    consuming = asyncio.create_task(asyncio.to_thread(consumer.run))
     publisher = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--publish", server.moto_url, topic, str(cell.rate),
         str(cell.count), stdout=subprocess.PIPE,
@@ -245,14 +296,18 @@ async def run_cell(server: FlowdashServer, cell: Cell) -> Outcome:
     await asyncio.sleep(0.3)
     after = server.stat()
     stop.set()
+    consumer.stop.set()
     await reader
+    await consuming
     await ws.close()
     latencies: dict[str, list[float]] = {"delivered": [], "processed": []}
     for (kind, trace), arrivals in viewer.arrivals.items():
         if trace in returned:
             latencies[kind].extend((at - returned[trace]) * 1000 for at in arrivals)
+    bare = [(at - returned[trace]) * 1000 for trace, at in consumer.seen if trace in returned]
     return Outcome(
         cell=cell,
+        bare_ms=bare,
         achieved_rate=len(returned) / result["seconds"],
         published=len(returned),
         delivered_ms=latencies["delivered"],
@@ -272,6 +327,7 @@ def table(outcomes: list[Outcome], *, quick: bool) -> Table:
         title="2. End-to-end latency: publish returned → frame at a websocket client (ms)",
         columns=[
             "rate (msg/s): asked / reached", "fanout", "messages",
+            "baseline: bare boto3 consumer p50 / p95 / p99",
             "delivered p50 / p95 / p99", "processed p50 / p95 / p99",
             "samples (delivered, processed)", "processed / expected", "sampled frames",
             "server CPU s", "target", "met?",
@@ -294,6 +350,7 @@ def table(outcomes: list[Outcome], *, quick: bool) -> Table:
             f"{o.cell.rate:g} / {o.achieved_rate:.0f}",
             f"{o.cell.fanout}" + (" (moto in its own process)" if o.cell.moto_apart else ""),
             o.published,
+            " / ".join(fmt(percentile(o.bare_ms, q)) for q in (50, 95, 99)),
             " / ".join(fmt(percentile(d, q)) for q in (50, 95, 99)),
             " / ".join(fmt(percentile(p, q)) for q in (50, 95, 99)),
             f"{len(d):,}, {len(p):,}",
@@ -314,6 +371,10 @@ def table(outcomes: list[Outcome], *, quick: bool) -> Table:
         ),
         "One worker per queue, 0 ms processing; a fresh server per cell; publish by boto3 "
         "straight to the embedded moto (PublishBatch(10) above 20 msg/s).",
+        "Baseline (same run, same server): one more queue on the topic, read by a bare boto3 "
+        "long-poll loop (receive 10, delete) in this process: publish returned -> copy in "
+        "hand. It is what moto itself takes under the same load; Flowdash's figures add the "
+        "tap or worker round trip, the engine and the frame interval.",
         "'moto in its own process': the same cell with FLOWDASH_BACKEND=endpoint and a moto "
         "server (fast path on) in a second process; by default moto, Daphne and the engine "
         "share one process and one GIL.",

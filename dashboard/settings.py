@@ -176,7 +176,7 @@ FLOWDASH_ENGINE = os.environ.get("FLOWDASH_ENGINE", "inprocess")
 FLOWDASH_EVENT_RETENTION = int(os.environ.get("FLOWDASH_EVENT_RETENTION", 200_000))
 #: Watcher intervals in seconds (messaging.watcher explains the request cost of each).
 FLOWDASH_WATCHER = {
-    "refresh_seconds": float(os.environ.get("FLOWDASH_REFRESH_SECONDS", 15)),
+    "refresh_seconds": float(os.environ.get("FLOWDASH_REFRESH_SECONDS", 60)),
     "depth_fast": float(os.environ.get("FLOWDASH_DEPTH_FAST_SECONDS", 0.5)),
     "depth_slow": float(os.environ.get("FLOWDASH_DEPTH_SLOW_SECONDS", 30)),
     "tap_wait_seconds": int(os.environ.get("FLOWDASH_TAP_WAIT_SECONDS", 20)),

@@ -49,7 +49,7 @@ class Watcher:
         correlator: Correlator,
         run: AwsRunner,
         *,
-        refresh_seconds: float = 15.0,
+        refresh_seconds: float = 60.0,
         depth_fast: float = 0.5,
         depth_slow: float = 30.0,
         tap_wait_seconds: int = 20,

@@ -9,7 +9,10 @@ pointed at flowwatch's moto. They share one SQLite file (``FLOWDASH_VAR_DIR``).
 What it shows: a viewer on each Daphne process gets the same flow events, with
 the same sequence numbers, in the same order, for messages published by boto3
 (as the AWS CLI would) and consumed by workers that one Daphne process asked the
-engine for; and each Daphne process serves the static files itself.
+engine for; that a viewer stays connected through a quiet spell longer than
+channels-redis's 5 s blocking receive (with redis-py 8 that needs the
+``socket_timeout`` in the Redis URL, docs/scaling.md); and that each Daphne
+process serves the static files itself.
 
 The test fails, it does not skip, without ``redis-server``: scale-out is a
 supported setup, and .ci/run installs it.
