@@ -32,6 +32,7 @@ from messaging.validation import FIFO_SUFFIX, MessageAttribute
 
 from ..backend import connection
 from ..flowbus import command_send
+from ..permissions import RateLimited
 from ..ratelimit import participant_rate, token_take
 from .errors import (
     ALREADY_HOLDING,
@@ -49,7 +50,6 @@ from .errors import (
     UNKNOWN_CODE,
     ClassroomError,
     NameTaken,
-    RateLimited,
     UnknownClass,
 )
 from .models import ClassSession, Participant, ParticipantAction, Scenario

@@ -48,12 +48,6 @@ class NameTaken(ClassroomError):
     status = 409
 
 
-class RateLimited(ClassroomError):
-    """The participant published faster than ``FLOWDASH_PARTICIPANT_RATE`` allows."""
-
-    status = 429
-
-
 class ScenarioNotLoaded(ClassroomError):
     """The scenario's resources are not there: it was never loaded, or was reset."""
 
