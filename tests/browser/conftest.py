@@ -21,18 +21,12 @@ import json
 import os
 import re
 import secrets
-import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import (
     Browser,
@@ -43,7 +37,8 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.live import ROOT, LiveServer, flowdash_served
+
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("FLOWDASH_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -59,72 +54,13 @@ PASSWORD = "browser-" + secrets.token_urlsafe(9)
 BROWSER_NOISE = re.compile(r"/favicon\.ico$")
 
 
-@dataclass(frozen=True)
-class Server:
-    base: str
-    moto: str
-    password: str
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_listening(url: str, proc: subprocess.Popen[str], log: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(
-                f"manage.py serve exited with {proc.returncode}:\n{log.read_text()}"
-            )
-        try:
-            httpx.get(url, timeout=2)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)  # no browser yet: a plain sleep is right here
-    raise AssertionError(f"{url} never answered:\n{log.read_text()}")
+Server = LiveServer
 
 
 @pytest.fixture(scope="package")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    var = tmp_path_factory.mktemp("flowdash-var")
-    port, moto_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "FLOWDASH_VAR_DIR": str(var),
-        "FLOWDASH_BACKEND": "embedded",
-        "FLOWDASH_MOTO_PORT": str(moto_port),
-        "FLOWDASH_PORT": str(port),
-        "FLOWDASH_INSTRUCTOR_PASSWORD": PASSWORD,
-        "FLOWDASH_REFRESH_SECONDS": "1",
-        "FLOWDASH_DEPTH_FAST_SECONDS": "0.2",
-        "FLOWDASH_TAP_WAIT_SECONDS": "2",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True,
-        capture_output=True,
-    )  # fmt: skip
-    log = var / "serve.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "manage.py", "serve"], cwd=ROOT, env=env, stdout=out,
-            stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_listening(f"{base}/healthz", proc, log)
-        yield Server(base=base, moto=f"http://127.0.0.1:{moto_port}", password=PASSWORD)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with flowdash_served(tmp_path_factory.mktemp("flowdash-var"), password=PASSWORD) as live:
+        yield live
 
 
 @pytest.fixture(scope="package")

@@ -10,15 +10,8 @@ either page fails the test, and so does a missing Chromium (it is not skipped).
 
 from __future__ import annotations
 
-import os
-import queue
-import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +20,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.dashboard.test_serve import free_port, read_until, read_until_listening
+from tests.live import LiveServer, flowdash_served
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -39,57 +32,10 @@ PASSWORD = "classroom-test-password"
 WAIT_MS = 30_000
 
 
-@dataclass
-class Server:
-    base: str
-    log: list[str]
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    var = tmp_path_factory.mktemp("classroom-live")
-    port, moto_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "FLOWDASH_VAR_DIR": str(var),
-        "FLOWDASH_BACKEND": "embedded",
-        "FLOWDASH_MOTO_PORT": str(moto_port),
-        "FLOWDASH_PORT": str(port),
-        "FLOWDASH_INSTRUCTOR_PASSWORD": PASSWORD,
-        "FLOWDASH_REFRESH_SECONDS": "1",
-        "FLOWDASH_DEPTH_FAST_SECONDS": "0.2",
-        "FLOWDASH_TAP_WAIT_SECONDS": "2",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True,
-        capture_output=True,
-    )  # fmt: skip
-    proc = subprocess.Popen(
-        [sys.executable, "manage.py", "serve"], cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    lines: queue.Queue[str] = queue.Queue()
-    log: list[str] = []
-
-    def pump() -> None:
-        for line in proc.stdout:
-            lines.put(line)
-            log.append(line)
-
-    threading.Thread(target=pump, daemon=True).start()
-    base = f"http://127.0.0.1:{port}"
-    try:
-        read_until(lines, "Press Ctrl-C")
-        read_until_listening(base)
-        yield Server(base=base, log=log)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with flowdash_served(tmp_path_factory.mktemp("classroom-live"), password=PASSWORD) as live:
+        yield live
 
 
 class Console:
@@ -135,14 +81,14 @@ def flag(page: Page, expression: str, arg: Any = None) -> None:
         raise AssertionError(f"timed out waiting for {expression}; page state: {state}") from None
 
 
-def test_instructor_and_student_share_a_class(server: Server) -> None:
+def test_instructor_and_student_share_a_class(server: LiveServer) -> None:
     assert Path(CHROMIUM).exists(), f"Chromium is needed at {CHROMIUM} (apt-get install chromium)"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             run_class(browser, server.base)
         except AssertionError as exc:
-            raise AssertionError(f"{exc}\nserver log:\n{''.join(server.log[-60:])}") from None
+            raise AssertionError(f"{exc}\nserver log:\n{server.log_tail()}") from None
         finally:
             browser.close()
 
