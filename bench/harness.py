@@ -439,6 +439,95 @@ def workers_set(server: FlowdashServer, queue_arn: str, **spec: Any) -> None:
         response.raise_for_status()
 
 
+def api_topology(
+    server: FlowdashServer, *, name: str, fanout: int, **queue_options: Any
+) -> tuple[str, list[dict[str, str]]]:
+    """A topic with ``fanout`` subscribed queues, made through Flowdash's API as an
+    instructor would (so the engine is told at once). Returns the topic ARN and
+    ``[{"arn", "url"}]`` per queue; ``engine_sees`` then waits for the engine."""
+    with server.api() as api:
+        response = api.post("/api/topics", json={"name": name})
+        response.raise_for_status()
+        topic: str = response.json()["arn"]
+        queues = []
+        for n in range(fanout):
+            response = api.post("/api/queues", json={"name": f"{name}-{n}", **queue_options})
+            response.raise_for_status()
+            queue = response.json()
+            queues.append({"arn": queue["arn"], "url": queue["url"]})
+            response = api.post(
+                "/api/subscriptions",
+                json={"topic_arn": topic, "protocol": "sqs", "endpoint": queue["arn"]},
+            )
+            response.raise_for_status()
+    return topic, queues
+
+
+async def engine_sees(server: FlowdashServer, arns: Sequence[str], *, within: float = 60) -> None:
+    """Wait until the engine's snapshot shows every ARN (topics and queues), asking
+    for a resync twice a second: from then on its taps and workers are in place."""
+    ws = await ws_connect(server)
+    try:
+        async with asyncio.timeout(within):
+            while True:
+                snapshot = await until_snapshot(ws)
+                topology = snapshot["topology"]
+                known = {t["arn"] for t in topology["topics"]} | {
+                    q["arn"] for q in topology["queues"]
+                }
+                if set(arns) <= known:
+                    return
+                await asyncio.sleep(0.5)
+                await ws.send(json.dumps({"type": "resync"}))
+    finally:
+        await ws.close()
+
+
+async def quiet_seq(server: FlowdashServer) -> int:
+    """The engine's last sequence number once it stopped moving for a second."""
+    last = -1
+    while True:
+        ws = await ws_connect(server)
+        try:
+            seq = (await until_snapshot(ws))["last_seq"]
+        finally:
+            await ws.close()
+        if seq == last:
+            return seq
+        last = seq
+        await asyncio.sleep(1.0)
+
+
+def burst_finished(server: FlowdashServer, queues: list[dict[str, str]], batches: int) -> bool:
+    """Every PublishBatch of the burst went out and the workers emptied every queue."""
+    if server.aws_requests().get("sns.PublishBatch", 0) < batches:
+        return False
+    sqs = server.boto("sqs")
+    for queue in queues:
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=queue["url"],
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        if any(int(v) for v in attributes.values()):
+            return False
+    return True
+
+
+def settle(server: FlowdashServer, *, busy_below: float = 0.15, timeout: float = 20) -> float:
+    """Wait until the server's CPU use falls below ``busy_below`` of a core over 0.5 s,
+    so that the engine's work left over from one measurement does not slow the next.
+    Returns the seconds waited."""
+    start = time.monotonic()
+    last = server.stat().cpu_seconds
+    while time.monotonic() - start < timeout:
+        time.sleep(0.5)
+        now = server.stat().cpu_seconds
+        if (now - last) / 0.5 < busy_below:
+            break
+        last = now
+    return time.monotonic() - start
+
+
 # --- websocket viewers
 
 
@@ -467,6 +556,56 @@ async def until_snapshot(ws: Any, *, within: float = 60) -> dict[str, Any]:
             if message["type"] == "snapshot":
                 result: dict[str, Any] = message
                 return result
+
+
+async def poll(predicate: Callable[[], bool | Awaitable[bool]], *, every: float = 0.1) -> None:
+    """Check ``predicate`` every ``every`` seconds until it holds (the caller bounds the
+    wait with ``asyncio.timeout``). Polling, not an event: what it waits for happens in
+    another process, or in readers that should not know who is waiting."""
+    while True:
+        result = predicate()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
+        await asyncio.sleep(every)
+
+
+# --- databases
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on a free loopback port; yields its DATABASE_URL.
+
+    Uses the Debian packages' binaries. PostgreSQL refuses to run as root, so as
+    root the cluster belongs to the ``postgres`` user, as Debian sets it up.
+    """
+    bindir = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+    if not bindir:
+        raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
+    bin_ = bindir[-1]
+    data = Path(tempfile.mkdtemp(prefix="flowdash-bench-pg-"))
+    port = free_port()
+    as_postgres: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(data, "postgres", "postgres")
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+
+    def pg(*args: str) -> None:
+        subprocess.run([*as_postgres, *args], check=True, capture_output=True, cwd="/")
+
+    try:
+        pg(str(bin_ / "initdb"), "-D", str(data / "db"), "-A", "trust", "-U", "postgres")
+        pg(
+            str(bin_ / "pg_ctl"), "-D", str(data / "db"), "-l", str(data / "log"), "-w", "-o",
+            f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=on", "start",
+        )  # fmt: skip
+        yield f"postgres://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            pg(str(bin_ / "pg_ctl"), "-D", str(data / "db"), "-m", "fast", "-w", "stop")
+        shutil.rmtree(data, ignore_errors=True)
 
 
 # --- tables and records
@@ -566,139 +705,3 @@ def record_append(section: str) -> None:
 def progress(message: str) -> None:
     """Progress goes to stderr so that stdout is only the tables."""
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-async def engine_sees(server: FlowdashServer, arns: Sequence[str], *, within: float = 60) -> None:
-    """Wait until the engine's snapshot shows every ARN (topics and queues), asking
-    for a resync twice a second: from then on its taps and workers are in place."""
-    ws = await ws_connect(server)
-    try:
-        async with asyncio.timeout(within):
-            while True:
-                snapshot = await until_snapshot(ws)
-                topology = snapshot["topology"]
-                known = {t["arn"] for t in topology["topics"]} | {
-                    q["arn"] for q in topology["queues"]
-                }
-                if set(arns) <= known:
-                    return
-                await asyncio.sleep(0.5)
-                await ws.send(json.dumps({"type": "resync"}))
-    finally:
-        await ws.close()
-
-
-def api_topology(
-    server: FlowdashServer, *, name: str, fanout: int, **queue_options: Any
-) -> tuple[str, list[dict[str, str]]]:
-    """A topic with ``fanout`` subscribed queues, made through Flowdash's API as an
-    instructor would (so the engine is told at once). Returns the topic ARN and
-    ``[{"arn", "url"}]`` per queue; ``engine_sees`` then waits for the engine."""
-    with server.api() as api:
-        response = api.post("/api/topics", json={"name": name})
-        response.raise_for_status()
-        topic: str = response.json()["arn"]
-        queues = []
-        for n in range(fanout):
-            response = api.post("/api/queues", json={"name": f"{name}-{n}", **queue_options})
-            response.raise_for_status()
-            queue = response.json()
-            queues.append({"arn": queue["arn"], "url": queue["url"]})
-            response = api.post(
-                "/api/subscriptions",
-                json={"topic_arn": topic, "protocol": "sqs", "endpoint": queue["arn"]},
-            )
-            response.raise_for_status()
-    return topic, queues
-
-
-def settle(server: FlowdashServer, *, busy_below: float = 0.15, timeout: float = 20) -> float:
-    """Wait until the server's CPU use falls below ``busy_below`` of a core over 0.5 s,
-    so that the engine's work left over from one measurement does not slow the next.
-    Returns the seconds waited."""
-    start = time.monotonic()
-    last = server.stat().cpu_seconds
-    while time.monotonic() - start < timeout:
-        time.sleep(0.5)
-        now = server.stat().cpu_seconds
-        if (now - last) / 0.5 < busy_below:
-            break
-        last = now
-    return time.monotonic() - start
-
-
-async def poll(predicate: Callable[[], bool | Awaitable[bool]], *, every: float = 0.1) -> None:
-    """Check ``predicate`` every ``every`` seconds until it holds (the caller bounds the
-    wait with ``asyncio.timeout``). Polling, not an event: what it waits for happens in
-    another process, or in readers that should not know who is waiting."""
-    while True:
-        result = predicate()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return
-        await asyncio.sleep(every)
-
-
-@contextmanager
-def postgres_server() -> Iterator[str]:
-    """A throwaway PostgreSQL cluster on a free loopback port; yields its DATABASE_URL.
-
-    Uses the Debian packages' binaries. PostgreSQL refuses to run as root, so as
-    root the cluster belongs to the ``postgres`` user, as Debian sets it up.
-    """
-    bindir = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
-    if not bindir:
-        raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
-    bin_ = bindir[-1]
-    data = Path(tempfile.mkdtemp(prefix="flowdash-bench-pg-"))
-    port = free_port()
-    as_postgres: list[str] = []
-    if os.geteuid() == 0:
-        shutil.chown(data, "postgres", "postgres")
-        as_postgres = ["runuser", "-u", "postgres", "--"]
-
-    def pg(*args: str) -> None:
-        subprocess.run([*as_postgres, *args], check=True, capture_output=True, cwd="/")
-
-    try:
-        pg(str(bin_ / "initdb"), "-D", str(data / "db"), "-A", "trust", "-U", "postgres")
-        pg(
-            str(bin_ / "pg_ctl"), "-D", str(data / "db"), "-l", str(data / "log"), "-w", "-o",
-            f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=on", "start",
-        )  # fmt: skip
-        yield f"postgres://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        with contextlib.suppress(subprocess.CalledProcessError):
-            pg(str(bin_ / "pg_ctl"), "-D", str(data / "db"), "-m", "fast", "-w", "stop")
-        shutil.rmtree(data, ignore_errors=True)
-
-
-def burst_finished(server: FlowdashServer, queues: list[dict[str, str]], batches: int) -> bool:
-    """Every PublishBatch of the burst went out and the workers emptied every queue."""
-    if server.aws_requests().get("sns.PublishBatch", 0) < batches:
-        return False
-    sqs = server.boto("sqs")
-    for queue in queues:
-        attributes = sqs.get_queue_attributes(
-            QueueUrl=queue["url"],
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        if any(int(v) for v in attributes.values()):
-            return False
-    return True
-
-
-async def quiet_seq(server: FlowdashServer) -> int:
-    """The engine's last sequence number once it stopped moving for a second."""
-    last = -1
-    while True:
-        ws = await ws_connect(server)
-        try:
-            seq = (await until_snapshot(ws))["last_seq"]
-        finally:
-            await ws.close()
-        if seq == last:
-            return seq
-        last = seq
-        await asyncio.sleep(1.0)

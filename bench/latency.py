@@ -374,7 +374,8 @@ def table(outcomes: list[Outcome], *, quick: bool) -> Table:
         "Baseline (same run, same server): one more queue on the topic, read by a bare boto3 "
         "long-poll loop (receive 10, delete) in this process: publish returned -> copy in "
         "hand. It is what moto itself takes under the same load; Flowdash's figures add the "
-        "tap or worker round trip, the engine and the frame interval.",
+        "tap or worker round trip, the engine and the frame interval. A negative baseline: "
+        "the copy was in hand before the PublishBatch call that sent it had returned.",
         "'moto in its own process': the same cell with FLOWDASH_BACKEND=endpoint and a moto "
         "server (fast path on) in a second process; by default moto, Daphne and the engine "
         "share one process and one GIL.",
