@@ -113,7 +113,13 @@ if REDIS_URL := os.environ.get("FLOWDASH_REDIS_URL"):
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 200, "expiry": 30},
+            # channels-redis blocks in BZPOPMIN for 5 s; redis-py's default 5 s read timeout
+            # would kill an idle consumer (and its browser socket), so wait longer than that.
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "capacity": 200,
+                "expiry": 30,
+            },
         }
     }
     CACHES = {
