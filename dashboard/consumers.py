@@ -52,7 +52,7 @@ class FlowConsumer(AsyncJsonWebsocketConsumer):
             await self._send({"type": "error", "message": "Frames must be JSON."})
 
     async def flow_frame(self, message: dict[str, Any]) -> None:
-        await self._send({"type": "frame", **message["frame"]})
+        await self._send_text(message["text"])
 
     async def flow_snapshot(self, message: dict[str, Any]) -> None:
         await self._send({"type": "snapshot", **message["snapshot"]})
@@ -63,7 +63,10 @@ class FlowConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def _send(self, content: dict[str, Any]) -> None:
+        await self._send_text(await self.encode_json(content))
+
+    async def _send_text(self, text: str) -> None:
         try:
-            await self.send_json(content)
+            await self.send(text_data=text)
         except Exception as exc:  # closed socket: disconnect() follows
             logger.debug("send to a closed socket: %s", exc)

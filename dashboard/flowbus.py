@@ -18,6 +18,7 @@ in any process reach the engine the same way. Only this module calls
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import Counter, deque
 from datetime import UTC, datetime
@@ -78,6 +79,15 @@ def frame_build(events: list[FlowEvent]) -> dict[str, Any]:
         "counts": dict(counts),
         "sampled": sampled,
     }
+
+
+def frame_text(events: list[FlowEvent]) -> str:
+    """The frame as the text every socket sends: encoded here, once for all viewers.
+
+    Encoding per socket consumer cost about a millisecond per viewer per frame,
+    which at 200 viewers left the stream seconds behind.
+    """
+    return json.dumps({"type": "frame", **frame_build(events)}, separators=(",", ":"))
 
 
 def _resource(event: FlowEvent) -> str:
@@ -143,7 +153,7 @@ class FlowBus:
             if events:
                 sent_at = loop.time()
                 await self.layer.group_send(
-                    GROUP, {"type": "flow.frame", "frame": frame_build(events)}
+                    GROUP, {"type": "flow.frame", "text": frame_text(events)}
                 )
                 await asyncio.sleep(max(0.0, FRAME_INTERVAL - (loop.time() - sent_at)))
 
