@@ -74,18 +74,20 @@ MEMORY_TARGET_MB = 256.0
 CATCH_UP_SECONDS = 20.0
 
 
-LAST_TS = b'"ts": '
-COUNTS_KEY = b'"counts": '
+LAST_TS = b'"ts":'
+COUNTS_KEY = b'"counts":'
 
 
 def newest_ts(raw: bytes) -> float | None:
     """The timestamp of a frame's last (newest) event, found without parsing the frame:
-    inside JSON strings a quote is escaped, so ``"ts": `` only appears as a key."""
+    inside JSON strings a quote is escaped, so ``"ts":`` only appears as a key."""
     end = raw.rfind(COUNTS_KEY)
     at = raw.rfind(LAST_TS, 0, end)
     if at < 0:
         return None
     start = at + len(LAST_TS)
+    while start < len(raw) and raw[start] == 0x20:  # a space after the colon, or none
+        start += 1
     stop = start
     while stop < len(raw) and raw[stop] in b"0123456789.eE+-":
         stop += 1
