@@ -43,6 +43,8 @@ class BackendConfig:
     moto_port: int = DEFAULT_MOTO_PORT
     #: Speed-ups for the embedded moto server (messaging/moto_fastpath.py).
     moto_fastpath: bool = True
+    #: Flowdash's own requests to the embedded server skip HTTP (messaging/inprocess.py).
+    moto_inprocess: bool = True
     #: Observe only: every call that would change AWS state is refused.
     read_only: bool = False
     #: Hosts an HTTP/HTTPS subscription may point at. SNS's servers call them, so an
@@ -76,6 +78,7 @@ class BackendConfig:
             moto_host=env.get("FLOWDASH_MOTO_HOST", "127.0.0.1"),
             moto_port=moto_port,
             moto_fastpath=_flag(env.get("FLOWDASH_MOTO_FASTPATH", "1")),
+            moto_inprocess=_flag(env.get("FLOWDASH_MOTO_INPROCESS", "1")),
             read_only=_flag(env.get("FLOWDASH_READ_ONLY", "0")),
             http_allowed_hosts=tuple(
                 h.strip().lower()

@@ -74,6 +74,17 @@ class Connection:
         self.sqs = session.client("sqs", **kwargs)
         for client in (self.sns, self.sqs):
             client.meta.events.register("before-send.*.*", self.requests)
+        #: Whether requests skip HTTP, going straight to an embedded server in this process.
+        self.in_process = False
+        if config.backend == "embedded" and config.moto_inprocess:
+            from .inprocess import InProcessTransport, app_for
+
+            app = app_for(self.endpoint_url)
+            if app is not None:
+                transport = InProcessTransport(app)
+                for client in (self.sns, self.sqs):
+                    client.meta.events.register("before-send.*.*", transport)
+                self.in_process = True
         self._listeners: list[ChangeListener] = []
 
     def on_change(self, listener: ChangeListener) -> None:

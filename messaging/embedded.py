@@ -15,6 +15,7 @@ import logging
 
 from moto.server import ThreadedMotoServer
 
+from .inprocess import app_register, app_unregister
 from .moto_fastpath import fastpath_apply, fastpath_revert
 from .moto_fixes import fixes_apply
 
@@ -47,6 +48,8 @@ class EmbeddedServer:
         host, port = server.get_host_and_port()
         self._server = server
         self.url = f"http://{host}:{port}"
+        # Flowdash's own clients reach this server in-process (messaging/inprocess.py).
+        app_register(self.url, server._server.app)  # type: ignore[union-attr]
         logger.info(
             "embedded moto server listening on %s (fast path %s)",
             self.url,
@@ -56,5 +59,7 @@ class EmbeddedServer:
 
     def stop(self) -> None:
         if self._server is not None:
+            if self.url:
+                app_unregister(self.url)
             self._server.stop()
             self._server = None
