@@ -67,6 +67,7 @@ def health() -> dict[str, Any]:
     info["aws_requests_total"] = conn.requests.total
     server = embedded_server()
     info["moto_fastpath"] = bool(server and getattr(server, "fastpath_active", False))
+    info["moto_inprocess"] = conn.in_process
     return info
 
 

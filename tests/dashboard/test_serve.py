@@ -78,7 +78,7 @@ def test_serve_starts_embedded_moto_and_the_dashboard(tmp_path: Path) -> None:
 
         health = httpx.get(f"{base}/healthz").json()
         assert health["backend"] == "embedded" and health["endpoint_url"] == endpoint
-        assert health["moto_fastpath"] is True
+        assert health["moto_fastpath"] is True and health["moto_inprocess"] is True
 
         with httpx.Client(base_url=base, follow_redirects=False) as browser:
             browser.get("/login/")
