@@ -1,7 +1,8 @@
 """Socket consumers. ``FlowConsumer`` streams the flow to one browser.
 
-Connecting follows Zulip's register pattern: join the ``flow`` group first,
-then ask the engine for a snapshot, so no event falls between the two; the
+Connecting follows Zulip's register pattern: register with the process's frame
+relay (``relay.py``, a member of the ``flow`` group) first, then ask the engine
+for a snapshot, so no event falls between the two; the
 client drops frames it already has (``seq <= snapshot.last_seq``) and asks for
 a resync whenever it sees a gap. The consumer holds no logic and makes no AWS
 calls; every send is guarded, since the socket may close at any time.
@@ -16,6 +17,7 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from . import flowbus
+from .relay import relay
 
 logger = logging.getLogger(__name__)
 
@@ -29,12 +31,12 @@ class FlowConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=UNAUTHENTICATED)
             return
         await self.accept()
-        await self.channel_layer.group_add(flowbus.GROUP, self.channel_name)
+        await relay().join(self)
         await flowbus.ensure_running()
         await self._snapshot_request()
 
     async def disconnect(self, code: int) -> None:
-        await self.channel_layer.group_discard(flowbus.GROUP, self.channel_name)
+        relay().leave(self)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Dispatch without Channels' per-message ``close_old_connections``.
@@ -65,8 +67,9 @@ class FlowConsumer(AsyncJsonWebsocketConsumer):
         except ValueError:  # not JSON: say so, keep the connection
             await self._send({"type": "error", "message": "Frames must be JSON."})
 
-    async def flow_frame(self, message: dict[str, Any]) -> None:
-        await self._send_text(message["text"])
+    async def frame_send(self, text: str) -> None:
+        """A frame, from this process's relay (dashboard/relay.py)."""
+        await self._send_text(text)
 
     async def flow_snapshot(self, message: dict[str, Any]) -> None:
         await self._send({"type": "snapshot", **message["snapshot"]})
