@@ -24,6 +24,11 @@ What is measured, and why this way:
   within ~10 minutes the full run measures stock moto over 25,000 messages only
   (~80 s; 100,000 would take ~6 min) and prints its 100,000 figure as 4x that,
   marked as an estimate; the fast path is measured at 25,000 and at 100,000.
+- Transport: Flowdash's own clients reach the embedded server in-process
+  (messaging/inprocess.py) instead of over its loopback port. In one subprocess
+  holding a fast-path server, the same calls run through a connection of each
+  kind in interleaved rounds; per call, the median wall time and the process's
+  CPU time (client and server are both in it, as in ``manage.py serve``).
 """
 
 from __future__ import annotations
@@ -321,12 +326,103 @@ def table(stock: dict[str, float], fast: dict[str, float], plan: Plan) -> str:
     return "\n".join(rows)
 
 
+# --- transport: over HTTP vs in-process, both in one process
+
+
+TRANSPORT_CALLS = ("SendMessage", "Publish (1 subscription)", "ReceiveMessage(10) + DeleteBatch")
+
+
+def transport_measure(rounds: int, calls: int) -> dict[str, dict[str, float]]:
+    """In this process: an embedded server, and the same calls through each transport."""
+    from dataclasses import replace
+
+    from messaging.embedded import EmbeddedServer
+
+    server = EmbeddedServer(port=0)
+    url = server.start()
+    conns = {
+        "HTTP": Connection(replace(BackendConfig(), moto_inprocess=False), endpoint_url=url),
+        "in-process": Connection(BackendConfig(), endpoint_url=url),
+    }
+    assert conns["in-process"].in_process and not conns["HTTP"].in_process
+    setup = conns["HTTP"]
+    queue = setup.sqs.create_queue(QueueName="transport")["QueueUrl"]
+    drain = setup.sqs.create_queue(QueueName="transport-fanout")["QueueUrl"]
+    arn = setup.sqs.get_queue_attributes(QueueUrl=drain, AttributeNames=["QueueArn"])
+    topic = setup.sns.create_topic(Name="transport")["TopicArn"]
+    setup.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn["Attributes"]["QueueArn"])
+
+    def receive_delete(conn: Connection) -> None:
+        messages = conn.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
+        delete_all(conn, queue, messages.get("Messages", []))
+
+    operations: dict[str, Callable[[Connection], Any]] = {
+        "SendMessage": lambda c: c.sqs.send_message(QueueUrl=queue, MessageBody="y" * 200),
+        "Publish (1 subscription)": lambda c: c.sns.publish(TopicArn=topic, Message="z" * 200),
+        "ReceiveMessage(10) + DeleteBatch": receive_delete,
+    }
+    samples: dict[str, dict[str, list[tuple[float, float]]]] = {
+        kind: {op: [] for op in operations} for kind in conns
+    }
+    for _ in range(rounds):
+        for op, call in operations.items():
+            for kind, conn in conns.items():
+                for _ in range(calls):
+                    if op.startswith("ReceiveMessage"):
+                        send_ten(setup, queue)  # the ten to receive, untimed
+                    wall, cpu = time.perf_counter(), time.process_time()
+                    call(conn)
+                    samples[kind][op].append(
+                        ((time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000)
+                    )
+    server.stop()
+    return {
+        f"{kind}|{op}": {
+            "wall": statistics.median(w for w, _ in found),
+            "cpu": statistics.fmean(c for _, c in found),
+        }
+        for kind, ops in samples.items()
+        for op, found in ops.items()
+    }
+
+
+def transport_table(results: dict[str, dict[str, float]]) -> str:
+    rows = [
+        "| Flowdash's own call (fast path on) | over HTTP: wall / CPU ms "
+        "| in-process: wall / CPU ms | CPU saved |",
+        "| --- | --- | --- | --- |",
+    ]  # fmt: skip
+    for op in TRANSPORT_CALLS:
+        http, inproc = results[f"HTTP|{op}"], results[f"in-process|{op}"]
+        rows.append(
+            f"| {op} | {http['wall']:.1f} / {http['cpu']:.1f} | "
+            f"{inproc['wall']:.1f} / {inproc['cpu']:.1f} | "
+            f"{(1 - inproc['cpu'] / http['cpu']) * 100:.0f}% |"
+        )
+    return "\n".join(rows)
+
+
+def transport_run(quick: bool) -> str:
+    """Run the transport comparison in a fresh subprocess (moto's classes are process-wide)."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--transport", "--quick" if quick else "--full"],
+        check=True, capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    return out.stdout.strip()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smaller run (~1.5 min)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--fastpath", choices=("0", "1"), default="1", help=argparse.SUPPRESS)
+    parser.add_argument("--transport", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--full", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.transport:
+        rounds, calls = (3, 30) if args.quick else (5, 60)
+        print(transport_table(transport_measure(rounds, calls)))
+        return
     if args.serve:
         serve(args.fastpath == "1")
         return
@@ -347,6 +443,8 @@ def main() -> None:
         f"{time.perf_counter() - started:.0f} s in all.\n"
     )
     print(table(stock, fast, plan))
+    print()
+    print(transport_run(args.quick))
 
 
 if __name__ == "__main__":
