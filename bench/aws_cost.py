@@ -119,6 +119,10 @@ def busy_queue(
     seconds = time.monotonic() - started
     spent = spent_since(server, before)
     workers_set(server, queue["arn"], **{**spec, "count": 0})
+    # Gone before the next scenario, so its count holds no samples of this idle queue
+    # (what idle queues cost is what the idle rows measure).
+    with server.api() as api:
+        api.delete(f"/api/queues/{queue['arn']}").raise_for_status()
     return Busy(label=label, consumed=messages, seconds=seconds, spent=spent)
 
 
@@ -277,10 +281,12 @@ def table(busy: list[Busy], idles: list[Idle], *, window_s: float, settle_s: flo
     out.notes = [
         "Busy: the backlog is in place (sent by a bare boto3 client, not counted) before the "
         "workers start; counting stops when the queues are empty. Every request Flowdash made "
-        "meanwhile counts: receives, deletes, depth samples, topology refreshes, taps.",
+        "meanwhile counts: receives, deletes, depth samples, topology refreshes, taps. Each "
+        "busy queue is deleted after its row, so later rows do not pay for sampling it.",
         f"Idle: counted over {window_s:.0f} s after {settle_s:.0f} s of settling (the depth "
         "sampler backs off from 0.5 s to 30 s in ~32 s). Refresh cost is per refresh: one "
-        "ListQueues, one GetQueueAttributes(All) per queue, one ListTopics.",
+        "ListQueues and one ListTopics, plus one GetQueueAttributes(All) per queue every "
+        "other periodic refresh (it also serves as that queue's depth sample).",
     ]
     return out
 
