@@ -14,9 +14,15 @@ Paths, each against the same-run baseline printed above it:
   session cookie and CSRF header (the browser).
 - queue: bare ``sqs.send_message``; ``messaging.publishing.queue_send``;
   ``POST /api/queues/<arn>/messages``.
-- batches: bare ``sns.publish_batch`` of 10; Flowdash's burst
-  (``POST /api/topics/<arn>/burst``, PublishBatch inside the engine), timed
-  until the subscribed queue holds every message.
+- batches: bare ``sns.publish_batch`` of 10; ``POST /api/topics/<arn>/publish-batch``
+  with 10 entries (token); Flowdash's burst (``POST /api/topics/<arn>/burst``,
+  PublishBatch inside the engine), timed until the subscribed queue holds every
+  message.
+- queue batches: bare ``sqs.send_message_batch`` of 10;
+  ``POST /api/queues/<arn>/messages/batch`` with 10 entries (token).
+- floor: ``GET /healthz`` (no auth, no AWS call) through the same Daphne and Django
+  middleware: the per-request cost no API path can go below. It has no baseline;
+  it explains the single-message rows, whose bare loops are a few milliseconds.
 
 The topic has one subscribed queue and, as always under Flowdash, its tap queue,
 so each publish is two SQS deliveries inside moto for every path. Every loop is
@@ -134,6 +140,9 @@ def measure(server: FlowdashServer, *, count: int, rounds: int) -> dict[str, lis
     body = '{"order": %d, "note": "a benchmark message of about a hundred bytes, as a demo sends"}'
 
     paths: dict[str, Callable[[int], None]] = {
+        "floor: GET /healthz through Daphne and Django (no auth, no AWS)": lambda n: ok(
+            token.get("/healthz")
+        ),
         "topic: bare boto3 sns.publish": lambda n: sns.publish(TopicArn=topic, Message=body % n),
         "topic: messaging topic_publish": lambda n: publishing.topic_publish(
             conn, topic_arn=topic, body=body % n
@@ -164,18 +173,38 @@ def measure(server: FlowdashServer, *, count: int, rounds: int) -> dict[str, lis
             ],
         )
 
+    def bare_queue_batch(n: int) -> None:
+        sqs.send_message_batch(
+            QueueUrl=direct["url"],
+            Entries=[{"Id": str(i), "MessageBody": body % (n * 10 + i)} for i in range(10)],
+        )
+
+    def entries(n: int) -> dict[str, list[dict[str, str]]]:
+        return {"entries": [{"id": str(i), "body": body % (n * 10 + i)} for i in range(10)]}
+
+    batch_paths: dict[str, Callable[[int], None]] = {
+        "batch: bare boto3 sns.publish_batch(10)": bare_batch,
+        "batch: API publish-batch(10), token": lambda n: ok(
+            token.post(f"/api/topics/{topic}/publish-batch", json=entries(n))
+        ),
+        "queue batch: bare boto3 sqs.send_message_batch(10)": bare_queue_batch,
+        "queue batch: API messages/batch(10), token": lambda n: ok(
+            token.post(f"/api/queues/{direct['arn']}/messages/batch", json=entries(n))
+        ),
+    }
     results: dict[str, list[float]] = {name: [] for name in paths}
-    results["batch: bare boto3 sns.publish_batch(10)"] = []
+    results.update({name: [] for name in batch_paths})
     results["batch: API burst (PublishBatch in the engine)"] = []
-    for send in paths.values():  # warm-up: keys, connections, caches
+    for send in [*paths.values(), *batch_paths.values()]:  # warm-up: keys, connections, caches
         rate(send, 10)
     for round_ in range(rounds):
         progress(f"overhead: round {round_ + 1} of {rounds}")
         for name, send in paths.items():
             settle(server)
             results[name].append(rate(send, count))
-        settle(server)
-        results["batch: bare boto3 sns.publish_batch(10)"].append(rate(bare_batch, batches) * 10)
+        for name, send in batch_paths.items():
+            settle(server)
+            results[name].append(rate(send, batches) * 10)
         settle(server)
         results["batch: API burst (PublishBatch in the engine)"].append(
             burst_rate(server, token, topic, queue["url"], batches * 10)
@@ -189,6 +218,7 @@ BASELINES = {
     "topic": "topic: bare boto3 sns.publish",
     "queue": "queue: bare boto3 sqs.send_message",
     "batch": "batch: bare boto3 sns.publish_batch(10)",
+    "queue batch": "queue batch: bare boto3 sqs.send_message_batch(10)",
 }
 
 
@@ -206,8 +236,11 @@ def table(results: dict[str, list[float]], *, count: int, rounds: int, cpu: floa
     )
     for name, rates in results.items():
         median = statistics.median(rates)
-        baseline = BASELINES[name.split(":", 1)[0]]
         spread = ", ".join(f"{r:.0f}" for r in rates)
+        baseline = BASELINES.get(name.split(":", 1)[0])
+        if baseline is None:  # the floor: no bare loop to compare with
+            out.row(name, f"{median:.0f} requests/s", spread, "", "", "")
+            continue
         if name == baseline:
             out.row(f"**{name}** (baseline)", f"{median:.0f}", spread, "100%", "", "")
             continue

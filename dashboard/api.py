@@ -8,9 +8,10 @@ the browser; scripts send ``Authorization: Bearer <token>`` with a token from
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -20,15 +21,19 @@ from ninja.security import HttpBearer, django_auth
 
 from messaging import inspection, publishing, push, resources, subscriptions
 from messaging.burst import Burst
+from messaging.connection import Connection
 from messaging.errors import FlowdashError, ResourceNotFound
+from messaging.publishing import BatchEntry
 from messaging.topology import topology_get
-from messaging.validation import MessageAttribute
+from messaging.validation import BATCH_MAX, MessageAttribute
 from messaging.workers import WorkerSpec
 
 from . import permissions, selectors, services
 from .backend import connection
 from .flowbus import command_send
 from .models import ApiToken, HttpDelivery, token_digest
+
+T = TypeVar("T")
 
 
 class TokenAuth(HttpBearer):
@@ -170,6 +175,51 @@ class PublishOut(Schema):
     sequence_number: str | None
 
 
+class PublishEntryIn(Schema):
+    id: str = Field(description="Unique in the batch: 1-80 letters, digits, '-' and '_'")
+    body: str
+    subject: str | None = None
+    attributes: list[AttributeIn] = []
+    message_group_id: str | None = None
+    deduplication_id: str | None = None
+
+
+class SendEntryIn(Schema):
+    id: str = Field(description="Unique in the batch: 1-80 letters, digits, '-' and '_'")
+    body: str
+    attributes: list[AttributeIn] = []
+    delay_seconds: int | None = None
+    message_group_id: str | None = None
+    deduplication_id: str | None = None
+
+
+class PublishBatchIn(Schema):
+    entries: list[PublishEntryIn] = Field(description="1 to 10 messages")
+
+
+class SendBatchIn(Schema):
+    entries: list[SendEntryIn] = Field(description="1 to 10 messages")
+
+
+class BatchSentOut(Schema):
+    id: str
+    message_id: str
+    sequence_number: str | None
+
+
+class BatchFailedOut(Schema):
+    id: str
+    code: str
+    message: str
+    field: str | None
+    sender_fault: bool
+
+
+class BatchOut(Schema):
+    successful: list[BatchSentOut]
+    failed: list[BatchFailedOut]
+
+
 class ReceiveIn(Schema):
     max_messages: int = 10
     visibility_timeout: int | None = 30
@@ -257,6 +307,26 @@ def topic_publish(request: HttpRequest, arn: str, payload: PublishIn) -> Any:
     )
 
 
+@api.post("/topics/{arn}/publish-batch", response={200: BatchOut, **ERRORS}, tags=["messages"])
+def topic_publish_batch(request: HttpRequest, arn: str, payload: PublishBatchIn) -> Any:
+    """PublishBatch: up to 10 messages in one request. Answers 200 with each entry under
+    ``successful`` or ``failed`` (with the reason), as SNS does; the batch as a whole
+    (count, ids, total size) is checked first and refused with a 400."""
+    permissions.publish_check(request.user, count=min(len(payload.entries), BATCH_MAX))
+    entries = [
+        BatchEntry(
+            id=e.id,
+            body=e.body,
+            subject=e.subject,
+            attributes=tuple(_attributes(e.attributes)),
+            message_group_id=e.message_group_id,
+            deduplication_id=e.deduplication_id,
+        )
+        for e in payload.entries
+    ]
+    return publishing.topic_publish_batch(connection(), topic_arn=arn, entries=entries)
+
+
 @api.get("/queues", response={200: list[QueueOut], **ERRORS}, tags=["queues"])
 def queue_list(request: HttpRequest) -> Any:
     return resources.queue_list(connection())
@@ -293,16 +363,54 @@ def queue_purge(request: HttpRequest, arn: str) -> Any:
 @api.post("/queues/{arn}/messages", response={200: PublishOut, **ERRORS}, tags=["messages"])
 def queue_send(request: HttpRequest, arn: str, payload: SendIn) -> Any:
     permissions.publish_check(request.user)
-    conn = connection()
-    return publishing.queue_send(
-        conn,
-        queue_url=resources.queue_url(conn, arn=arn),
-        body=payload.body,
-        attributes=_attributes(payload.attributes),
-        delay_seconds=payload.delay_seconds,
-        message_group_id=payload.message_group_id,
-        deduplication_id=payload.deduplication_id,
+    return _to_queue(
+        arn,
+        lambda conn, url: publishing.queue_send(
+            conn,
+            queue_url=url,
+            body=payload.body,
+            attributes=_attributes(payload.attributes),
+            delay_seconds=payload.delay_seconds,
+            message_group_id=payload.message_group_id,
+            deduplication_id=payload.deduplication_id,
+        ),
     )
+
+
+@api.post("/queues/{arn}/messages/batch", response={200: BatchOut, **ERRORS}, tags=["messages"])
+def queue_send_batch(request: HttpRequest, arn: str, payload: SendBatchIn) -> Any:
+    """SendMessageBatch: up to 10 messages in one request. Answers 200 with each entry
+    under ``successful`` or ``failed`` (with the reason), as SQS does; the batch as a
+    whole (count, ids, total size) is checked first and refused with a 400."""
+    permissions.publish_check(request.user, count=min(len(payload.entries), BATCH_MAX))
+    entries = [
+        BatchEntry(
+            id=e.id,
+            body=e.body,
+            attributes=tuple(_attributes(e.attributes)),
+            delay_seconds=e.delay_seconds,
+            message_group_id=e.message_group_id,
+            deduplication_id=e.deduplication_id,
+        )
+        for e in payload.entries
+    ]
+    return _to_queue(
+        arn, lambda conn, url: publishing.queue_send_batch(conn, queue_url=url, entries=entries)
+    )
+
+
+def _to_queue(arn: str, send: Callable[[Connection, str], T]) -> T:
+    """Send to a queue named by ARN. Its URL is cached (a GetQueueUrl per message doubled
+    the cost of a send); if the queue has gone, the lookup is repeated uncached, so a
+    deleted queue answers exactly as before (404) and a re-created one gets the message:
+    the failed send reached no queue, so sending again cannot duplicate it."""
+    conn = connection()
+    url = resources.queue_url_cached(conn, arn=arn)
+    try:
+        return send(conn, url)
+    except ResourceNotFound:
+        resources.resource_cache.forget(conn, arn, url)
+        return send(conn, resources.queue_url_cached(conn, arn=arn))
 
 
 @api.post("/queues/{arn}/receive", response={200: list[ReceivedOut], **ERRORS}, tags=["messages"])

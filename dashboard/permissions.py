@@ -32,21 +32,22 @@ def staff_check(user: Any) -> None:
         raise Forbidden(STAFF_ONLY, code="Forbidden")
 
 
-def publish_check(user: Any) -> None:
-    """Staff may always publish; viewers when the instructor switched it on."""
+def publish_check(user: Any, *, count: int = 1) -> None:
+    """Staff may always publish; viewers when the instructor switched it on. ``count``
+    is how many messages the request carries (a batch takes that many from the bucket)."""
     from .models import SiteSettings
 
     if user.is_authenticated and user.is_staff:
         pass
     elif not (user.is_authenticated and SiteSettings.current().viewers_may_publish):
         raise Forbidden(PUBLISH_LOCKED, code="Forbidden")
-    rate_limit_check(f"user:{user.pk}")
+    rate_limit_check(f"user:{user.pk}", count=count)
 
 
-def rate_limit_check(key: str) -> None:
-    """One token from the user's bucket (``FLOWDASH_PUBLISH_RATE``), or a 429."""
+def rate_limit_check(key: str, *, count: int = 1) -> None:
+    """``count`` tokens from the user's bucket (``FLOWDASH_PUBLISH_RATE``), or a 429."""
     rate = user_rate()
-    wait = token_take(key=f"flowdash:rate:{key}", rate=rate)
+    wait = token_take(key=f"flowdash:rate:{key}", rate=rate, count=count)
     if wait:
         raise RateLimited(
             f"Slow down: at most {rate.capacity} messages per {rate.per_seconds:g} s; "

@@ -44,13 +44,16 @@ def user_rate() -> Rate:
     return rate_parse(settings.FLOWDASH_PUBLISH_RATE)
 
 
-def token_take(*, key: str, rate: Rate, now: float | None = None) -> int:
-    """Take one token. Returns 0 when allowed, else the whole seconds until one is free."""
+def token_take(*, key: str, rate: Rate, now: float | None = None, count: int = 1) -> int:
+    """Take ``count`` tokens (a batch is that many messages). Returns 0 when allowed,
+    else the whole seconds until that many are free; a refused batch takes none.
+    A batch larger than the whole bucket costs the whole bucket, or it could never pass."""
     now = time.time() if now is None else now
+    cost = min(count, rate.capacity)
     tokens, at = cache.get(key) or (float(rate.capacity), now)
     tokens = min(float(rate.capacity), tokens + (now - at) * rate.refill_per_second)
-    if tokens < 1:
+    if tokens < cost:
         cache.set(key, (tokens, now), timeout=int(rate.per_seconds) + 1)
-        return max(1, math.ceil((1 - tokens) / rate.refill_per_second))
-    cache.set(key, (tokens - 1, now), timeout=int(rate.per_seconds) + 1)
+        return max(1, math.ceil((cost - tokens) / rate.refill_per_second))
+    cache.set(key, (tokens - cost, now), timeout=int(rate.per_seconds) + 1)
     return 0

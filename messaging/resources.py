@@ -5,11 +5,22 @@ account with other software, so it lists only names under the prefix and
 refuses to change anything else. Each AWS call costs a request; the listings
 here cost one request per resource (attributes are not in the List* answers),
 which is why the watcher samples depth itself rather than calling these.
+
+Two answers are cached (``resource_cache``), because the send path would
+otherwise ask for them on every message, as an AWS user's script would not:
+queue URLs (Flowdash's API names queues by ARN; a GetQueueUrl per send doubled
+the cost of a send through the API) and FIFO content-based deduplication (a
+Get*Attributes per FIFO publish without a deduplication id). Both are forgotten
+when Flowdash deletes the resource, and by a caller that finds them wrong.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import threading
+import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,6 +173,7 @@ def topic_delete(conn: Connection, *, arn: str) -> None:
     ownership_check(conn, arn_name(arn))
     with aws_errors():
         conn.sns.delete_topic(TopicArn=arn)
+    resource_cache.forget(conn, arn)
     conn.notify("topology.changed")
 
 
@@ -178,6 +190,88 @@ def queue_url(conn: Connection, *, arn: str) -> str:
         return conn.sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])[
             "QueueUrl"
         ]
+
+
+class ResourceCache:
+    """Answers about a resource that AWS would give the same way every time, per connection.
+
+    Keyed by connection (weakly, so a new backend, or a test's fresh moto server, never
+    sees another one's answers) and by ``(kind, resource)``. An entry lives until its
+    resource is deleted through Flowdash or a caller finds it wrong and forgets it;
+    ``ttl`` bounds entries that could change outside Flowdash.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._data: weakref.WeakKeyDictionary[
+            Connection, dict[tuple[str, str], tuple[Any, float]]
+        ] = weakref.WeakKeyDictionary()
+
+    def get(self, conn: Connection, kind: str, resource: str) -> Any | None:
+        with self._lock:
+            value, expires = self._data.get(conn, {}).get((kind, resource), (None, 0.0))
+        return value if expires > time.monotonic() else None
+
+    def put(
+        self, conn: Connection, kind: str, resource: str, value: Any, ttl: float = math.inf
+    ) -> None:
+        with self._lock:
+            self._data.setdefault(conn, {})[(kind, resource)] = (value, time.monotonic() + ttl)
+
+    def forget(self, conn: Connection, *resources: str) -> None:
+        """Drop every entry about these resources (as key or as cached value)."""
+        gone = set(resources)
+        with self._lock:
+            entries = self._data.get(conn)
+            for key, (value, _) in list((entries or {}).items()):
+                if key[1] in gone or value in gone:
+                    del entries[key]  # type: ignore[union-attr]
+
+
+resource_cache = ResourceCache()
+
+#: How long a cached FIFO setting is trusted: SetTopicAttributes or SetQueueAttributes
+#: outside Flowdash can change content-based deduplication without telling us.
+SETTING_TTL = 30.0
+
+
+def queue_url_cached(conn: Connection, *, arn: str) -> str:
+    """``queue_url`` without the GetQueueUrl once the ARN is known: for the send path.
+
+    Not for existence checks: a queue deleted outside Flowdash stays cached until a
+    call on its URL fails. Callers that get ``ResourceNotFound`` from that call
+    ``resource_cache.forget`` it and resolve again (see ``dashboard.api.queue_send``).
+    """
+    url: str | None = resource_cache.get(conn, "queue_url", arn)
+    if url is None:
+        url = queue_url(conn, arn=arn)
+        resource_cache.put(conn, "queue_url", arn, url)
+    return url
+
+
+def topic_content_deduplication(conn: Connection, *, arn: str) -> bool:
+    """Whether a FIFO topic deduplicates by content: a FIFO publish without a
+    deduplication id needs it, and asking costs a GetTopicAttributes per publish."""
+    cached: bool | None = resource_cache.get(conn, "cbd", arn)
+    if cached is None:
+        with aws_errors(field="topic"):
+            attributes = conn.sns.get_topic_attributes(TopicArn=arn)["Attributes"]
+        cached = attributes.get("ContentBasedDeduplication") == "true"
+        resource_cache.put(conn, "cbd", arn, cached, ttl=SETTING_TTL)
+    return cached
+
+
+def queue_content_deduplication(conn: Connection, *, url: str) -> bool:
+    """The same for a FIFO queue (one GetQueueAttributes, then cached)."""
+    cached: bool | None = resource_cache.get(conn, "cbd", url)
+    if cached is None:
+        with aws_errors(field="queue"):
+            attributes = conn.sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["ContentBasedDeduplication"]
+            )["Attributes"]
+        cached = attributes.get("ContentBasedDeduplication") == "true"
+        resource_cache.put(conn, "cbd", url, cached, ttl=SETTING_TTL)
+    return cached
 
 
 def queue_get(conn: Connection, *, url: str) -> Queue:
@@ -366,6 +460,7 @@ def queue_delete(conn: Connection, *, url: str) -> None:
     ownership_check(conn, url.rstrip("/").rsplit("/", 1)[-1])
     with aws_errors(field="queue"):
         conn.sqs.delete_queue(QueueUrl=url)
+    resource_cache.forget(conn, url)
     conn.notify("topology.changed")
 
 
