@@ -21,6 +21,7 @@ import math
 import threading
 import time
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -306,9 +307,14 @@ def queue_urls(conn: Connection) -> list[str]:
     return sorted(urls, key=lambda u: u.rsplit("/", 1)[-1])
 
 
-def queue_list(conn: Connection) -> list[Queue]:
+def queue_list(conn: Connection, *, known: Mapping[str, Queue] | None = None) -> list[Queue]:
+    """Every queue under the prefix; those in ``known`` (by URL) are taken as they are,
+    without their GetQueueAttributes: the listing still shows every new and deleted one."""
     queues = []
     for url in queue_urls(conn):
+        if known and url in known:
+            queues.append(known[url])
+            continue
         try:
             queues.append(queue_get(conn, url=url))
         except ResourceNotFound:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .connection import Connection
@@ -16,10 +17,11 @@ class Topology:
     subscriptions: list[Subscription]
 
 
-def topology_get(conn: Connection) -> Topology:
-    """One read of the whole picture; costs about one request per resource."""
+def topology_get(conn: Connection, *, known: Mapping[str, Queue] | None = None) -> Topology:
+    """One read of the whole picture; costs about one request per resource, less the
+    queues in ``known`` (by URL), whose attributes are reused."""
     topics = topic_list(conn)
-    queues = queue_list(conn)
+    queues = queue_list(conn, known=known)
     subscriptions = [
         sub for topic in topics for sub in subscription_list(conn, topic_arn=topic.arn)
     ]

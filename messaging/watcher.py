@@ -7,7 +7,8 @@ Request cost, the reason for each interval:
   attributes (GetQueueAttributes(All), the dearest part: one per queue) only when
   they are older than ``ATTRIBUTES_STALE`` refresh periods, so every other
   periodic refresh, or when Flowdash itself asked (it may have changed them);
-- taps: one long poll (20 s) per topic, so about 3 requests a minute when idle;
+- taps: one long poll (20 s) per topic, so about 3 requests a minute when idle,
+  and while busy about one receive and one delete per ten publications;
 - depth: GetQueueAttributes for the three counters only, every ``depth_fast``
   seconds while the numbers move, doubling to ``depth_slow`` when they don't.
   A change Flowdash cannot account for (a publication reached the queue) nudges a
@@ -37,10 +38,9 @@ from .errors import FlowdashError, ResourceNotFound
 from .events import Depth, Error, FlowEmitter, ResourceChanged
 from .publishing import received_message
 from .resources import Depth as QueueDepth
-from .resources import Queue, Topic, queue_get, queue_urls, topic_list
-from .subscriptions import subscription_list
+from .resources import Topic
 from .taps import Tap, tap_ensure
-from .topology import Topology, TopologyIndex
+from .topology import TopologyIndex, topology_get
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,11 @@ DEPTH_ATTRIBUTES = [
     "ApproximateNumberOfMessagesDelayed",
 ]
 MAX_BACKOFF = 30.0
+TAP_BATCH = 10
+#: After a part-full tap batch, the wait before the next receive: publications of a
+#: steady trickle arrive in fuller batches (fewer requests), each shown at most this
+#: much later. Worker receives show deliveries without waiting for the tap.
+TAP_FILL_SECONDS = 0.1
 #: A periodic refresh re-reads a known queue's attributes once they are older than
 #: this many refresh periods (1.5: every other one).
 ATTRIBUTES_STALE = 1.5
@@ -57,25 +62,6 @@ ATTRIBUTES_STALE = 1.5
 
 def backoff(attempt: int) -> float:
     return min(MAX_BACKOFF, 0.5 * 2**attempt)
-
-
-def topology_read(conn: Connection, *, known: dict[str, Queue]) -> Topology:
-    """``topology_get``, but reusing the attributes of the queues in ``known`` (by URL):
-    listings show every new and deleted resource, at one request per listing page."""
-    topics = topic_list(conn)
-    queues = []
-    for url in queue_urls(conn):
-        if url in known:
-            queues.append(known[url])
-            continue
-        try:
-            queues.append(queue_get(conn, url=url))
-        except ResourceNotFound:
-            continue
-    subscriptions = [
-        sub for topic in topics for sub in subscription_list(conn, topic_arn=topic.arn)
-    ]
-    return Topology(topics=topics, queues=queues, subscriptions=subscriptions)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -205,7 +191,7 @@ class Watcher:
             and arn in self._sampling
             and started - self._sampling[arn].listed_at < fresh
         }
-        topology = await self.run(topology_read, conn=self.conn, known=known)
+        topology = await self.run(topology_get, conn=self.conn, known=known)
         old = self.index
         new = TopologyIndex(topology)
         self.correlator.index = new
@@ -270,50 +256,78 @@ class Watcher:
                 )
 
     async def _tap_loop(self, topic: Topic) -> None:
+        """Read the topic's tap queue: every publication, whoever made it.
+
+        Two things keep it near one receive and one delete per ten publications
+        without holding up what it shows: a batch's delete runs while the next
+        receive waits (one delete at a time), and after a part-full batch the next
+        receive waits ``TAP_FILL_SECONDS``, so a steady trickle comes in fuller
+        batches. A failed delete costs only requests: the message reappears after
+        its visibility timeout and the correlator, which remembers what it saw,
+        ignores it.
+        """
         tap: Tap | None = None
         attempt = 0
-        while True:
-            try:
-                if tap is None:
-                    tap = await self.run(tap_ensure, conn=self.conn, topic=topic)
-                    self._tapped[topic.arn].set()
-                response = await self.run(
-                    self.conn.sqs.receive_message,
-                    QueueUrl=tap.queue_url,
-                    MaxNumberOfMessages=10,
-                    WaitTimeSeconds=self.tap_wait_seconds,
-                    MessageAttributeNames=["All"],
-                    MessageSystemAttributeNames=["All"],
-                )
-                messages = response.get("Messages", [])
-                for raw in messages:
-                    message = received_message(raw)
-                    if message.envelope is not None:
-                        self.correlator.publication_observe(
-                            message.envelope, group_id=message.message_group_id
-                        )
-                if messages:
-                    await self.run(
-                        self.conn.sqs.delete_message_batch,
+        deleting: asyncio.Task[None] | None = None
+        try:
+            while True:
+                try:
+                    if tap is None:
+                        tap = await self.run(tap_ensure, conn=self.conn, topic=topic)
+                        self._tapped[topic.arn].set()
+                    response = await self.run(
+                        self.conn.sqs.receive_message,
                         QueueUrl=tap.queue_url,
-                        Entries=[
-                            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                            for i, m in enumerate(messages)
-                        ],
+                        MaxNumberOfMessages=TAP_BATCH,
+                        WaitTimeSeconds=self.tap_wait_seconds,
+                        MessageAttributeNames=["All"],
+                        MessageSystemAttributeNames=["All"],
                     )
+                    messages = response.get("Messages", [])
+                    for raw in messages:
+                        message = received_message(raw)
+                        if message.envelope is not None:
+                            self.correlator.publication_observe(
+                                message.envelope, group_id=message.message_group_id
+                            )
+                    attempt = 0
+                    if not messages:
+                        continue
                     for sub in self.index.subscriptions_by_topic.get(topic.arn, []):
                         self.depth_soon(sub.endpoint)
-                attempt = 0
-            except asyncio.CancelledError:
-                raise
-            except ResourceNotFound:
-                tap = None  # the tap queue or topic went away; make it again next time
-                attempt += 1
-                await asyncio.sleep(backoff(attempt))
-            except FlowdashError as exc:
-                self._error("tap", exc, resource=topic.arn)
-                attempt += 1
-                await asyncio.sleep(backoff(attempt))
+                    if deleting is not None:
+                        await deleting
+                    deleting = asyncio.create_task(self._tap_delete(tap, messages))
+                    if len(messages) < TAP_BATCH:
+                        await asyncio.sleep(TAP_FILL_SECONDS)
+                except asyncio.CancelledError:
+                    raise
+                except ResourceNotFound:
+                    tap = None  # the tap queue or topic went away; make it again next time
+                    attempt += 1
+                    await asyncio.sleep(backoff(attempt))
+                except FlowdashError as exc:
+                    self._error("tap", exc, resource=topic.arn)
+                    attempt += 1
+                    await asyncio.sleep(backoff(attempt))
+        finally:
+            if deleting is not None:
+                deleting.cancel()
+
+    async def _tap_delete(self, tap: Tap, messages: list[dict[str, Any]]) -> None:
+        try:
+            await self.run(
+                self.conn.sqs.delete_message_batch,
+                QueueUrl=tap.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(messages)
+                ],
+            )
+        except ResourceNotFound:
+            pass  # the tap queue went away; the loop makes a new one
+        except FlowdashError as exc:
+            self._error("tap", exc, resource=tap.topic_arn)
 
     async def _depth_loop(self, queue_arn: str, url: str) -> None:
         """Sample one queue's depth when ``_depth_due`` says what is shown may be wrong."""
