@@ -63,6 +63,8 @@ from bench.harness import (
 )
 
 TARGET_MS = 250.0
+#: The target cell counts only if the publisher reached this share of the asked rate.
+RATE_REACHED = 0.9
 BATCH_ABOVE_RATE = 20.0  # as messaging.burst does
 DRAIN_SECONDS = 45.0
 
@@ -339,11 +341,14 @@ def table(outcomes: list[Outcome], *, quick: bool) -> Table:
         if o.cell.rate == 100 and o.cell.fanout == 5 and not o.cell.moto_apart:
             p99 = max(percentile(d, 99), percentile(p, 99))
             complete = o.processed >= o.expected
-            met = complete and p99 < TARGET_MS
+            # A cell the machine could not drive at the asked rate says nothing about it.
+            driven = o.achieved_rate >= RATE_REACHED * o.cell.rate
+            met = complete and driven and p99 < TARGET_MS
             target = "p99 < 250 ms"
             verdict = out.target(
                 f"p99 < 250 ms at 100 msg/s, fanout 5 (worst p99 {fmt(p99)} ms"
-                f"{'' if complete else ', not every message processed'})",
+                f"{'' if complete else ', not every message processed'}"
+                f"{'' if driven else f', but only {o.achieved_rate:.0f} msg/s reached'})",
                 met,
             )
         out.row(
