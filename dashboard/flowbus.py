@@ -211,11 +211,8 @@ class FlowBus:
             engine.workers.external_leave(message["worker"])
         elif kind == "burst.start":
             engine.burst_start(burst_from(message["burst"]))
-        elif kind == "message.sent":
-            engine.sent_note(
-                queue_url=message["queue_url"], message_id=message["message_id"],
-                body=message["body"],
-            )  # fmt: skip
+        elif kind == "messages.sent":
+            engine.sent_note(queue_url=message["queue_url"], messages=message["messages"])
 
     def snapshot(self) -> dict[str, Any]:
         assert self.engine is not None

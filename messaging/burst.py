@@ -114,8 +114,9 @@ def _send_batch(*, conn: Connection, burst: Burst, numbers: list[int]) -> None:
             QueueUrl=burst.queue_url,
             Entries=[{**e, "MessageBody": burst.body(n)} for n, e in entries],
         )
-        for ok in response.get("Successful", []):
-            conn.notify(
-                "message.sent", queue_url=burst.queue_url, message_id=ok["MessageId"],
-                body=burst.body(int(ok["Id"])),
-            )  # fmt: skip
+        sent = [
+            {"message_id": ok["MessageId"], "body": burst.body(int(ok["Id"]))}
+            for ok in response.get("Successful", [])
+        ]
+        if sent:
+            conn.notify("messages.sent", queue_url=burst.queue_url, messages=sent)

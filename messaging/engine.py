@@ -9,6 +9,7 @@ the emitter's listeners.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -92,14 +93,17 @@ class FlowEngine:
             self.watcher.refresh_soon()
         self.emitter.emit(ResourceChanged, kind="workers", action="changed", arn=queue_arn)
 
-    def sent_note(self, *, queue_url: str, message_id: str, body: str) -> None:
-        """Flowdash sent straight to a queue: show it now, before any worker receives it."""
+    def sent_note(self, *, queue_url: str, messages: Sequence[Mapping[str, str]]) -> None:
+        """Flowdash sent straight to a queue (``message_id`` and ``body`` of each): show
+        them now, before any worker receives them."""
         queue = next((q for q in self.correlator.index.queues.values() if q.url == queue_url), None)
         if queue is None:
             return
-        self.correlator.direct_observe(
-            trace_id=message_id, queue_arn=queue.arn, body=body, source="flowdash"
-        )
+        for sent in messages:
+            self.correlator.direct_observe(
+                trace_id=sent["message_id"], queue_arn=queue.arn, body=sent["body"],
+                source="flowdash",
+            )  # fmt: skip
         self.watcher.depth_soon(queue.arn)
 
     def _apply_workers(self, index: TopologyIndex) -> None:

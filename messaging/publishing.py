@@ -120,7 +120,10 @@ def queue_send(
     fifo = queue_url.endswith(FIFO_SUFFIX)
     with _forget_on_error(conn, queue_url, fifo), aws_errors(field="body"):
         response = conn.sqs.send_message(QueueUrl=queue_url, **params)
-    conn.notify("message.sent", queue_url=queue_url, message_id=response["MessageId"], body=body)
+    conn.notify(
+        "messages.sent", queue_url=queue_url,
+        messages=[{"message_id": response["MessageId"], "body": body}],
+    )  # fmt: skip
     return PublishResult(
         message_id=response["MessageId"], sequence_number=response.get("SequenceNumber")
     )
@@ -221,10 +224,10 @@ def queue_send_batch(
         response = conn.sqs.send_message_batch(QueueUrl=queue_url, Entries=checked)
     result = _batch_result(response, failed, entries)
     bodies = {e.id: e.body for e in entries}
-    for sent in result.successful:
-        conn.notify(
-            "message.sent", queue_url=queue_url, message_id=sent.message_id, body=bodies[sent.id]
-        )
+    if result.successful:
+        # One note for the batch: each note is a trip to the engine (about 0.8 ms).
+        sent = [{"message_id": s.message_id, "body": bodies[s.id]} for s in result.successful]
+        conn.notify("messages.sent", queue_url=queue_url, messages=sent)
     return result
 
 
