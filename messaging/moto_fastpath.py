@@ -309,14 +309,17 @@ def _delete_message(self: Any, receipt_handle: str) -> None:
         deleted = self.deleted_messages = _HandleDigests(deleted)
     if receipt_handle in deleted:
         return  # Already deleted - gracefully handle deleting it again
-    messages = self._messages
-    hits = [m for m in messages if _had_receipt_handle(m, receipt_handle)]
-    if not hits:
-        raise sqs_models.ReceiptHandleIsInvalid()
-    for message in hits:
-        self.pending_messages.discard(message)
-        deleted.update(message.all_receipt_handles)
-    self._messages = [m for m in messages if m not in hits]
+    # Under the lock SendMessage appends with: replacing the list from a copy read
+    # before a concurrent append would drop the appended message.
+    with self._messages_lock:
+        messages = self._messages
+        hits = [m for m in messages if _had_receipt_handle(m, receipt_handle)]
+        if not hits:
+            raise sqs_models.ReceiptHandleIsInvalid()
+        for message in hits:
+            self.pending_messages.discard(message)
+            deleted.update(message.all_receipt_handles)
+        self._messages = [m for m in messages if m not in hits]
 
 
 def _get_queue_attributes(self: Any, queue_name: str, attribute_names: list[str]) -> Any:
