@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+import boto3
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from dashboard.models import ApiToken
 from messaging.config import BackendConfig
 
 
@@ -26,6 +31,30 @@ def client_in(backend: str, instructor: User) -> Client:
     client = Client(enforce_csrf_checks=True)
     client.force_login(instructor)
     return client
+
+
+@pytest.fixture
+def token(backend: str, instructor: User) -> str:
+    """A bearer token of the instructor's, as ``manage.py apitoken`` hands out."""
+    _, secret = ApiToken.issue(user=instructor, name="tests")
+    return secret
+
+
+@pytest.fixture
+def sqs(backend: str) -> Any:
+    """A plain boto3 client of the test's moto server: what AWS itself holds."""
+    return boto3.client(
+        "sqs", endpoint_url=backend, region_name="us-east-1",
+        aws_access_key_id="x", aws_secret_access_key="x",
+    )  # fmt: skip
+
+
+def api_post(url: str, token: str, body: object):
+    """POST JSON as a script does: with a bearer token."""
+    return Client().post(
+        url, json.dumps(body), content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )  # fmt: skip
 
 
 def csrf_post(client: Client, url: str, data: dict, **kwargs):

@@ -14,12 +14,6 @@ from dashboard.models import ApiToken
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def token(backend: str, instructor: User) -> str:
-    _, secret = ApiToken.issue(user=instructor, name="tests")
-    return secret
-
-
 def call(method: str, url: str, token: str | None, body: object = None, raw: str | None = None):
     headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
     data = raw if raw is not None else (json.dumps(body) if body is not None else None)

@@ -5,36 +5,13 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
-from django.contrib.auth.models import User
-from django.test import Client
 
-from dashboard.models import ApiToken
 from messaging.publishing import BATCH_COUNT, BATCH_ID_INVALID, BATCH_ID_TWICE
 
+from .conftest import api_post as post
+
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def token(backend: str, instructor: User) -> str:
-    _, secret = ApiToken.issue(user=instructor, name="tests")
-    return secret
-
-
-@pytest.fixture
-def sqs(backend: str):
-    return boto3.client(
-        "sqs", endpoint_url=backend, region_name="us-east-1",
-        aws_access_key_id="x", aws_secret_access_key="x",
-    )  # fmt: skip
-
-
-def post(url: str, token: str, body: object):
-    return Client().post(
-        url, json.dumps(body), content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {token}",
-    )  # fmt: skip
 
 
 def created(response) -> dict:
