@@ -36,9 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.harness import (
     FlowdashServer,
     Table,
+    backlog,
     emit,
     flowdash_server,
     progress,
+    queues_empty,
     workers_set,
 )
 
@@ -75,15 +77,6 @@ def queue_make(server: FlowdashServer, name: str) -> dict[str, str]:
         return queue
 
 
-def backlog(server: FlowdashServer, url: str) -> int:
-    sqs = server.boto("sqs")
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return sum(int(v) for v in attributes.values())
-
-
 def fill(server: FlowdashServer, url: str, count: int) -> None:
     sqs = server.boto("sqs")
     for start in range(0, count, 10):
@@ -114,7 +107,7 @@ def busy_queue(
     before = server.aws_requests()
     started = time.monotonic()
     workers_set(server, queue["arn"], **spec)
-    while backlog(server, queue["url"]) > 0:
+    while backlog(server.boto("sqs"), queue["url"]) > 0:
         time.sleep(0.5)
     seconds = time.monotonic() - started
     spent = spent_since(server, before)
@@ -152,7 +145,7 @@ def busy_topic(server: FlowdashServer, *, label: str, messages: int, fanout: int
                 {"Id": str(n), "Message": f"order {start + n}"} for n in range(10)
             ],
         )
-    while any(backlog(server, q["url"]) for q in queues):
+    while not queues_empty(server, queues):
         time.sleep(0.5)
     seconds = time.monotonic() - started
     return Busy(

@@ -256,22 +256,32 @@ def aws_client(service: str, endpoint_url: str) -> Any:
     )
 
 
+def login_client(base_url: str, *, timeout: float = 30) -> httpx.Client:
+    """An httpx client logged in through the form, with its CSRF token, as a browser is."""
+    client = httpx.Client(base_url=base_url, follow_redirects=False, timeout=timeout)
+    client.get("/login/")
+    response = client.post(
+        "/login/",
+        data={
+            "username": USERNAME,
+            "password": PASSWORD,
+            "csrfmiddlewaretoken": client.cookies["csrftoken"],
+        },
+        headers={"Referer": f"{base_url}/login/"},
+    )
+    if response.status_code != 302:
+        client.close()
+        raise RuntimeError(f"login failed ({response.status_code}): {response.text[:500]}")
+    return client
+
+
 def login(base_url: str) -> str:
-    """``sessionid=...`` after logging in through the form, with its CSRF token."""
-    with httpx.Client(base_url=base_url, follow_redirects=False, timeout=30) as browser:
-        browser.get("/login/")
-        response = browser.post(
-            "/login/",
-            data={
-                "username": USERNAME,
-                "password": PASSWORD,
-                "csrfmiddlewaretoken": browser.cookies["csrftoken"],
-            },
-            headers={"Referer": f"{base_url}/login/"},
-        )
-        if response.status_code != 302:
-            raise RuntimeError(f"login failed ({response.status_code}): {response.text[:500]}")
+    """``sessionid=...`` after logging in through the form."""
+    browser = login_client(base_url)
+    try:
         return f"sessionid={browser.cookies['sessionid']}"
+    finally:
+        browser.close()
 
 
 def keep_logs(var_dir: Path) -> None:
@@ -498,19 +508,25 @@ async def quiet_seq(server: FlowdashServer) -> int:
         await asyncio.sleep(1.0)
 
 
+def backlog(sqs: Any, url: str) -> int:
+    """Messages still in a queue, visible or in flight, as SQS counts them."""
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return sum(int(v) for v in attributes.values())
+
+
+def queues_empty(server: FlowdashServer, queues: list[dict[str, str]]) -> bool:
+    sqs = server.boto("sqs")
+    return not any(backlog(sqs, queue["url"]) for queue in queues)
+
+
 def burst_finished(server: FlowdashServer, queues: list[dict[str, str]], batches: int) -> bool:
     """Every PublishBatch of the burst went out and the workers emptied every queue."""
     if server.aws_requests().get("sns.PublishBatch", 0) < batches:
         return False
-    sqs = server.boto("sqs")
-    for queue in queues:
-        attributes = sqs.get_queue_attributes(
-            QueueUrl=queue["url"],
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        if any(int(v) for v in attributes.values()):
-            return False
-    return True
+    return queues_empty(server, queues)
 
 
 def settle(server: FlowdashServer, *, busy_below: float = 0.15, timeout: float = 20) -> float:

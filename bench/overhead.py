@@ -47,14 +47,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 
 from bench.harness import (
-    PASSWORD,
-    USERNAME,
     FlowdashServer,
     Table,
     api_topology,
     emit,
     engine_sees,
     flowdash_server,
+    login_client,
     progress,
     settle,
 )
@@ -67,19 +66,7 @@ TARGET = 0.80
 
 def session_client(server: FlowdashServer) -> httpx.Client:
     """A browser-like client: logged in by the form, sending the CSRF header on POSTs."""
-    client = httpx.Client(base_url=server.base_url, timeout=60)
-    client.get("/login/")
-    login = client.post(
-        "/login/",
-        data={
-            "username": USERNAME,
-            "password": PASSWORD,
-            "csrfmiddlewaretoken": client.cookies["csrftoken"],
-        },
-        headers={"Referer": f"{server.base_url}/login/"},
-    )
-    if login.status_code != 302:
-        raise RuntimeError(f"login failed: {login.status_code}")
+    client = login_client(server.base_url, timeout=60)
     client.headers.update(
         {"X-CSRFToken": client.cookies["csrftoken"], "Referer": f"{server.base_url}/"}
     )

@@ -61,6 +61,7 @@ from bench.harness import (
     percentile,
     poll,
     progress,
+    queues_empty,
     quiet_seq,
     until_snapshot,
     workers_set,
@@ -232,18 +233,6 @@ async def snapshot_seq(server: FlowdashServer) -> int:
         return seq
     finally:
         await ws.close()
-
-
-def queues_empty(server: FlowdashServer, queues: list[dict[str, str]]) -> bool:
-    sqs = server.boto("sqs")
-    for queue in queues:
-        attributes = sqs.get_queue_attributes(
-            QueueUrl=queue["url"],
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        if any(int(v) for v in attributes.values()):
-            return False
-    return True
 
 
 async def _at_least(server: FlowdashServer, seq: int) -> bool:
