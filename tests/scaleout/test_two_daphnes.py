@@ -39,6 +39,8 @@ import boto3
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
+from tests.live import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 USERNAME, PASSWORD = "instructor", "scale-out-test-password"
 TOPIC, QUEUE = "lecture", "lecture-work"
@@ -46,13 +48,6 @@ MESSAGES = 12
 REDIS_SOCKET_TIMEOUT = 15
 #: Longer than channels-redis's 5 s blocking receive: an idle viewer must stay connected.
 QUIET_SECONDS = 6.5
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
