@@ -25,7 +25,7 @@ What is measured, and why this way:
   (~80 s; 100,000 would take ~6 min) and prints its 100,000 figure as 4x that,
   marked as an estimate; the fast path is measured at 25,000 and at 100,000.
 - Transport: Flowdash's own clients reach the embedded server in-process
-  (messaging/inprocess.py) instead of over its loopback port. In one subprocess
+  (messaging/embedded/inprocess.py) instead of over its loopback port. In one subprocess
   holding a fast-path server, the same calls run through a connection of each
   kind in interleaved rounds; per call, the median wall time and the process's
   CPU time (client and server are both in it, as in ``manage.py serve``).

@@ -729,7 +729,7 @@ def outbox(request: HttpRequest) -> Any:
     conn = connection()
     records: list[dict[str, str]] = []
     if conn.backend == "embedded":
-        from messaging.moto_inspect import moto_sns_outbox
+        from messaging.embedded.contents import moto_sns_outbox
 
         records = moto_sns_outbox(account=MOTO_ACCOUNT, region=conn.config.region)
     return selectors.outbox_recent(embedded_records=records)

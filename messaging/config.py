@@ -41,9 +41,9 @@ class BackendConfig:
     resource_prefix: str = ""
     moto_host: str = "127.0.0.1"
     moto_port: int = DEFAULT_MOTO_PORT
-    #: Speed-ups for the embedded moto server (messaging/moto_fastpath.py).
+    #: Speed-ups for the embedded moto server (messaging/embedded/fastpath.py).
     moto_fastpath: bool = True
-    #: Flowdash's own requests to the embedded server skip HTTP (messaging/inprocess.py).
+    #: Flowdash's own requests to the embedded server skip HTTP (messaging/embedded/inprocess.py).
     moto_inprocess: bool = True
     #: Observe only: every call that would change AWS state is refused.
     read_only: bool = False

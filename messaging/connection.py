@@ -77,7 +77,7 @@ class Connection:
         #: Whether requests skip HTTP, going straight to an embedded server in this process.
         self.in_process = False
         if config.backend == "embedded" and config.moto_inprocess:
-            from .inprocess import InProcessTransport, app_for
+            from .embedded.inprocess import InProcessTransport, app_for
 
             app = app_for(self.endpoint_url)
             if app is not None:

@@ -1,7 +1,7 @@
 """Seeing inside a queue without stealing its messages: one interface, three kinds.
 
 - ``embedded``: moto runs in this process, so messages are read from its memory
-  (``moto_inspect``): visible, in flight (with when they reappear) and delayed,
+  (``embedded.contents``): visible, in flight (with when they reappear) and delayed,
   and nothing about them changes.
 - ``localstack``: LocalStack's developer endpoint lists messages without
   receiving them (``GET /_aws/sqs/messages``), in flight and delayed included.
@@ -93,7 +93,7 @@ def queue_inspect(conn: Connection, *, queue: Queue) -> QueueView:
     ownership_check(conn, queue.name)
     kind = inspector_kind(conn)
     if kind == "embedded":
-        from .moto_inspect import moto_queue_messages
+        from .embedded.contents import moto_queue_messages
 
         messages = moto_queue_messages(queue_url=queue.url, region=conn.config.region)
     elif kind == "localstack":

@@ -3,7 +3,7 @@
 On real AWS an SMS costs money and reaches a real phone, and mobile push needs
 credentials from Apple or Google; Flowdash exposes them because a class should
 see them, and the embedded backend records them instead of sending (see
-``moto_inspect.moto_sns_outbox``).
+``embedded.contents.moto_sns_outbox``).
 """
 
 from __future__ import annotations

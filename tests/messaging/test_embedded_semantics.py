@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from messaging.connection import Connection
-from messaging.moto_fastpath import fastpath_active, fastpath_apply, fastpath_revert
+from messaging.embedded.fastpath import fastpath_active, fastpath_apply, fastpath_revert
 
 LAPSE = 1.3  # seconds: a 1 s visibility timeout or delay has passed
 

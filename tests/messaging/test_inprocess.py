@@ -9,8 +9,8 @@ import pytest
 from messaging import publishing, resources
 from messaging.config import BackendConfig
 from messaging.connection import Connection
+from messaging.embedded.inprocess import app_for, app_register, app_unregister
 from messaging.errors import ResourceNotFound
-from messaging.inprocess import app_for, app_register, app_unregister
 
 #: Nothing listens here (the discard port), so only an in-process request can succeed.
 NOWHERE = "http://127.0.0.1:9"

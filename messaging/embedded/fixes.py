@@ -29,14 +29,13 @@ moto versions they were checked against, and are reversible for tests.
 
 from __future__ import annotations
 
-import importlib.metadata
 import logging
 import threading
 from typing import Any
 
-logger = logging.getLogger(__name__)
+from .version import moto_supported
 
-CHECKED_MOTO_VERSIONS = frozenset({"5.2.5"})
+logger = logging.getLogger(__name__)
 
 _originals: dict[str, Any] = {}
 
@@ -88,14 +87,7 @@ def fixes_apply() -> bool:
     """Apply the corrections; returns whether they are active (never raises)."""
     if _originals:
         return True
-    version = importlib.metadata.version("moto")
-    if version not in CHECKED_MOTO_VERSIONS:
-        logger.warning(
-            "moto %s is not one Flowdash's corrections were checked against (%s); "
-            "running it as it is, so FIFO order after a lapsed visibility timeout may be wrong.",
-            version,
-            ", ".join(sorted(CHECKED_MOTO_VERSIONS)),
-        )
+    if not moto_supported("corrections (FIFO order after a lapsed visibility timeout)"):
         return False
     from moto.sqs.models import Queue, SQSBackend
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .envelope import envelope_parse
-from .errors import ResourceNotFound
-from .inspection import InspectedMessage
+from ..envelope import envelope_parse
+from ..errors import ResourceNotFound
+from ..inspection import InspectedMessage
 
 
 def _backend(account: str, region: str) -> Any:

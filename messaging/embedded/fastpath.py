@@ -18,14 +18,12 @@ now keeps a 64-bit digest, ~80 bytes per deleted message instead of ~280.
 Each patch below changes how moto computes something, never what it answers, and
 its comment says what it replaces and why, so it can be offered upstream as is.
 They are class attribute swaps, kept with their originals, so ``fastpath_revert``
-restores stock moto exactly. All knowledge of moto's internals lives in this module;
-it is applied only to the moto versions it was checked against.
+restores stock moto exactly. It is applied only to the moto versions in ``version``.
 """
 
 from __future__ import annotations
 
 import base64
-import importlib.metadata
 import itertools
 import json
 import logging
@@ -49,21 +47,16 @@ try:  # Module paths only; the version guard decides whether their insides are u
 except ImportError:  # pragma: no cover - a moto whose layout we never saw
     moto_backends = mock_random = sns_models = sqs_models = None  # type: ignore[assignment]
 
+from .version import moto_supported
+
 logger = logging.getLogger(__name__)
 
-#: moto versions whose internals these patches were read against and tested on.
-SUPPORTED_MOTO_VERSIONS = frozenset({"5.2.5"})
 #: Most recent SNS publishes/SMS/push messages kept per topic/backend/endpoint.
 SNS_RECORD_LIMIT = 1_000
 
 _MISSING = object()
 _lock = threading.RLock()
 _originals: list[tuple[Any, str, object]] = []
-_warned_versions: set[str] = set()
-
-
-def _moto_version() -> str:
-    return importlib.metadata.version("moto")
 
 
 def fastpath_active() -> bool:
@@ -77,20 +70,8 @@ def fastpath_apply() -> bool:
     with _lock:
         if _originals:
             return True
-        try:
-            version = _moto_version()
-        except importlib.metadata.PackageNotFoundError:
-            version = "unknown"
-        if version not in SUPPORTED_MOTO_VERSIONS:
-            if version not in _warned_versions:
-                _warned_versions.add(version)
-                logger.warning(
-                    "moto %s is not one the Flowdash fast path was checked against (%s): "
-                    "running on stock moto, which slows down as queues grow",
-                    version,
-                    ", ".join(sorted(SUPPORTED_MOTO_VERSIONS)),
-                )
-            return False
+        if not moto_supported("fast path"):
+            return False  # stock moto: slower as queues grow, but it answers
         try:
             for owner, name, value in _patches():
                 original = owner.__dict__.get(name, _MISSING)

@@ -5,7 +5,7 @@ to the same topics the dashboard shows. moto logs every request through
 werkzeug; that is silenced, or the console drowns at a few hundred messages/s.
 
 Stock moto slows down with every message a queue holds and never frees one, so
-``start()`` first applies the fast path (``moto_fastpath``) unless told not to;
+``start()`` first applies the fast path (``fastpath``) unless told not to;
 ``fastpath_active`` says whether it runs, for /healthz.
 """
 
@@ -15,9 +15,9 @@ import logging
 
 from moto.server import ThreadedMotoServer
 
+from .fastpath import fastpath_apply, fastpath_revert
+from .fixes import fixes_apply
 from .inprocess import app_register, app_unregister
-from .moto_fastpath import fastpath_apply, fastpath_revert
-from .moto_fixes import fixes_apply
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class EmbeddedServer:
         host, port = server.get_host_and_port()
         self._server = server
         self.url = f"http://{host}:{port}"
-        # Flowdash's own clients reach this server in-process (messaging/inprocess.py).
+        # Flowdash's own clients reach this server in-process (``inprocess``).
         app_register(self.url, server._server.app)  # type: ignore[union-attr]
         logger.info(
             "embedded moto server listening on %s (fast path %s)",

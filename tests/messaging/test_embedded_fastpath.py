@@ -20,12 +20,13 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sns import models as sns_models
 from moto.sqs import models as sqs_models
 
-from messaging import moto_fastpath
 from messaging.config import BackendConfig
 from messaging.connection import Connection
 from messaging.embedded import EmbeddedServer
-from messaging.moto_fastpath import fastpath_active, fastpath_apply, fastpath_revert
-from messaging.moto_fixes import fixes_apply
+from messaging.embedded import fastpath as moto_fastpath
+from messaging.embedded import version as moto_version_guard
+from messaging.embedded.fastpath import fastpath_active, fastpath_apply, fastpath_revert
+from messaging.embedded.fixes import fixes_apply
 
 REGION = "us-east-1"
 PATCHED_OWNERS: tuple[Any, ...] = (
@@ -100,10 +101,10 @@ def test_unsupported_version_leaves_moto_stock_with_one_warning(
     fastpath_revert()
     fixes_apply()  # behaviour corrections are not part of the fast path; the server applies them
     stock = _class_state()
-    monkeypatch.setattr(moto_fastpath, "_moto_version", lambda: "5.99.0")
-    monkeypatch.setattr(moto_fastpath, "_warned_versions", set())
+    monkeypatch.setattr(moto_version_guard, "moto_version", lambda: "5.99.0")
+    monkeypatch.setattr(moto_version_guard, "_warned", set())
 
-    with caplog.at_level(logging.WARNING, logger="messaging.moto_fastpath"):
+    with caplog.at_level(logging.WARNING, logger="messaging.embedded.version"):
         assert fastpath_apply() is False
         server = EmbeddedServer(port=0)
         url = server.start()  # applies again: still refused, still starts
@@ -117,11 +118,11 @@ def test_unsupported_version_leaves_moto_stock_with_one_warning(
         finally:
             server.stop()
 
-    warnings = [r for r in caplog.records if r.name == "messaging.moto_fastpath"]
+    warnings = [r for r in caplog.records if r.name == "messaging.embedded.version"]
     assert len(warnings) == 1
     assert warnings[0].levelno == logging.WARNING
     assert "5.99.0" in warnings[0].getMessage()
-    assert "stock moto" in warnings[0].getMessage()
+    assert "fast path" in warnings[0].getMessage()
     assert fastpath_active() is False
     assert _same_objects(_class_state(), stock)
 
@@ -189,7 +190,7 @@ def test_deleted_messages_and_receive_copies_are_released(fastpath: bool, conn: 
 
 
 def test_queue_inspector_reads_moto_state_with_fastpath(conn: Connection) -> None:
-    """What messaging/moto_inspect.py reads (Queue._messages and each Message's
+    """What messaging/embedded/contents.py reads (Queue._messages and each Message's
     visible_at, delayed_until, receive count) is still moto's own state."""
     url = conn.sqs.create_queue(QueueName="inspected")["QueueUrl"]
     for body in ("in-flight", "visible"):
