@@ -19,6 +19,7 @@ from django.dispatch import receiver
 
 from messaging.connection import Connection
 from messaging.embedded import EmbeddedServer
+from messaging.engine import observation_mode
 
 _lock = threading.Lock()
 _connection: Connection | None = None
@@ -68,6 +69,8 @@ def health() -> dict[str, Any]:
     server = embedded_server()
     info["moto_fastpath"] = bool(server and getattr(server, "fastpath_active", False))
     info["moto_inprocess"] = conn.in_process
+    #: "inside": the embedded broker reports every operation; "outside": taps and samples.
+    info["observer"] = observation_mode(conn)
     return info
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 Backend = Literal["embedded", "endpoint", "aws"]
@@ -33,6 +33,13 @@ class ConfigError(ValueError):
     """The environment names a backend or value Flowdash cannot use."""
 
 
+def _observer(value: str) -> str:
+    value = value.strip().lower()
+    if value not in ("inside", "outside"):
+        raise ConfigError(f"FLOWDASH_OBSERVER must be inside or outside, not {value!r}")
+    return value
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BackendConfig:
     backend: Backend = "embedded"
@@ -45,6 +52,9 @@ class BackendConfig:
     moto_fastpath: bool = True
     #: Flowdash's own requests to the embedded server skip HTTP (messaging/embedded/inprocess.py).
     moto_inprocess: bool = True
+    #: How the embedded backend is watched: "inside" (the broker reports every
+    #: operation; messaging/observer.py) or "outside" (taps and samples, as on AWS).
+    observer: str = "inside"
     #: Observe only: every call that would change AWS state is refused.
     read_only: bool = False
     #: Hosts an HTTP/HTTPS subscription may point at. SNS's servers call them, so an
@@ -79,6 +89,7 @@ class BackendConfig:
             moto_port=moto_port,
             moto_fastpath=_flag(env.get("FLOWDASH_MOTO_FASTPATH", "1")),
             moto_inprocess=_flag(env.get("FLOWDASH_MOTO_INPROCESS", "1")),
+            observer=_observer(env.get("FLOWDASH_OBSERVER", "inside")),
             read_only=_flag(env.get("FLOWDASH_READ_ONLY", "0")),
             http_allowed_hosts=tuple(
                 h.strip().lower()
@@ -86,11 +97,3 @@ class BackendConfig:
                 if h.strip()
             ),
         )
-
-    def with_endpoint(self, endpoint_url: str) -> BackendConfig:
-        """The same config, pointed at a server whose address is known only once it runs."""
-        return replace(self, endpoint_url=endpoint_url)
-
-    @property
-    def embedded_url(self) -> str:
-        return f"http://{self.moto_host}:{self.moto_port}"

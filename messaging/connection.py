@@ -18,6 +18,7 @@ from botocore.config import Config
 
 from .config import BackendConfig
 from .errors import ReadOnly
+from .reports import FLOWDASH_CLIENT
 
 #: Long polls wait up to 20 s; the read timeout must outlast them.
 CLIENT_CONFIG = Config(
@@ -25,6 +26,8 @@ CLIENT_CONFIG = Config(
     read_timeout=30,
     retries={"mode": "standard", "total_max_attempts": 3},
     max_pool_connections=32,
+    # The embedded broker tells Flowdash's own requests from other clients' by this.
+    user_agent_extra=FLOWDASH_CLIENT,
 )
 
 #: Emulators accept any credentials; real ones would be a secret to leak.

@@ -68,6 +68,41 @@ class Correlator:
         self._raw_changed = asyncio.Event()
         self._policies: dict[str, dict[str, Any]] = {}
 
+    def trace_known(self, *, queue_arn: str, message_id: str) -> str | None:
+        """The trace of a message in a queue, if its way in was seen."""
+        return self._by_message.get(queue_arn + message_id)
+
+    def trace_remember(self, *, queue_arn: str, message_id: str, trace_id: str) -> None:
+        self._by_message.remember(queue_arn + message_id, trace_id)
+
+    def publication_record(
+        self, *, trace_id: str, topic_arn: str, subject: str | None, body: str,
+        attributes: dict[str, dict[str, str]], group_id: str | None, source: str,
+        client: str | None,
+    ) -> None:  # fmt: skip
+        """The broker itself reports a publication (embedded observer): its fanout
+        follows as the broker decides it (``copy_record`` and ``Filtered``)."""
+        if trace_id in self._published:
+            return
+        self._published.remember(trace_id, None)
+        self._emitter.emit(
+            Published, trace_id=trace_id, topic_arn=topic_arn, subject=subject,
+            body=body[:BODY_PREVIEW_CHARS], attributes=attributes, group_id=group_id,
+            source=source, client=client,
+        )  # fmt: skip
+
+    def copy_record(
+        self, *, trace_id: str, topic_arn: str, subscription_arn: str, queue_arn: str,
+        message_id: str,
+    ) -> None:  # fmt: skip
+        """The broker put a topic's copy in a queue (embedded observer)."""
+        self._delivered.remember(trace_id + queue_arn, None)
+        self._by_message.remember(queue_arn + message_id, trace_id)
+        self._emitter.emit(
+            Delivered, trace_id=trace_id, topic_arn=topic_arn, subscription_arn=subscription_arn,
+            protocol="sqs", endpoint=queue_arn, message_id=message_id,
+        )  # fmt: skip
+
     def publication_observe(
         self, envelope: SnsEnvelope, *, group_id: str | None = None, source: str = "external"
     ) -> None:
@@ -108,8 +143,10 @@ class Correlator:
     def direct_observe(
         self, *, trace_id: str, queue_arn: str, body: str, source: str = "external",
         attributes: dict[str, dict[str, str]] | None = None, group_id: str | None = None,
+        client: str | None = None,
     ) -> None:  # fmt: skip
         """A message sent straight to a queue, not through a topic."""
+        self._by_message.remember(queue_arn + trace_id, trace_id)
         if trace_id in self._published:
             return
         self._published.remember(trace_id, None)
@@ -121,6 +158,7 @@ class Correlator:
             attributes=attributes or {},
             group_id=group_id,
             source=source,
+            client=client,
         )
 
     async def trace_for(self, message: ReceivedMessage, *, queue_arn: str) -> str:

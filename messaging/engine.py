@@ -19,9 +19,21 @@ from .connection import Connection
 from .correlation import Correlator
 from .errors import FlowdashError
 from .events import Error, FlowEmitter, ResourceChanged
+from .observer import EmbeddedObserver
 from .topology import TopologyIndex
 from .watcher import Watcher
 from .workers import WorkerPool, WorkerSpec
+
+
+def observation_mode(conn: Connection) -> str:
+    """ "inside" where the embedded broker reports every operation itself, else
+    "outside" (taps and samples). ``FLOWDASH_OBSERVER=outside`` runs the embedded
+    backend through the outside path too, so both are tested on the same moto."""
+    if conn.config.backend != "embedded" or conn.config.observer != "inside":
+        return "outside"
+    from .embedded.broker import broker_active
+
+    return "inside" if broker_active() else "outside"
 
 
 class FlowEngine:
@@ -36,10 +48,27 @@ class FlowEngine:
         self.emitter = emitter
         self.run = AwsRunner()
         self.correlator = Correlator(emitter)
-        self.watcher = Watcher(conn, emitter, self.correlator, self.run, **(watcher_options or {}))
-        self.workers = WorkerPool(
-            conn, emitter, self.correlator, self.run, on_activity=self.watcher.depth_soon
+        #: "inside" when the embedded broker reports (messaging.observer), else "outside".
+        self.observation = observation_mode(conn)
+        inside = self.observation == "inside"
+        self.watcher = Watcher(
+            conn, emitter, self.correlator, self.run, **(watcher_options or {}), outside=not inside
         )
+        self.observer: EmbeddedObserver | None = None
+        if inside:
+            from .embedded.broker import queue_depth
+
+            self.observer = EmbeddedObserver(
+                emitter, self.correlator, depth_read=queue_depth, depths=self.watcher.depths,
+                on_resource=self.watcher.refresh_soon,
+            )  # fmt: skip
+            self.watcher.on_refresh(
+                lambda index: self.observer and self.observer.queues_known(list(index.queues))
+            )
+        self.workers = WorkerPool(
+            conn, emitter, self.correlator, self.run, on_activity=self.watcher.depth_soon,
+            dead_letters_observed=inside,
+        )  # fmt: skip
         self._wanted: dict[str, WorkerSpec] = {}
         self._task: asyncio.Task[None] | None = None
         self._bursts: set[asyncio.Task[None]] = set()
@@ -47,6 +76,12 @@ class FlowEngine:
 
     async def start(self, *, within: float = 15.0) -> None:
         """Start watching; returns once the topology is read and the topics are tapped."""
+        if self.observer is not None:
+            from .embedded.broker import sink_set
+
+            # Before the first topology read: nothing done meanwhile goes unreported.
+            self.observer.attach(asyncio.get_running_loop())
+            sink_set(self.observer.offer)
         if self._task is None:
             self._task = asyncio.create_task(self.watcher.run_forever(), name="flow watcher")
         async with asyncio.timeout(within):
@@ -73,6 +108,11 @@ class FlowEngine:
         for task in list(self._bursts):
             task.cancel()
         await self.workers.stop_all()
+        if self.observer is not None:
+            from .embedded.broker import sink_set
+
+            sink_set(None)
+            self.observer.close()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -95,7 +135,9 @@ class FlowEngine:
 
     def sent_note(self, *, queue_url: str, messages: Sequence[Mapping[str, str]]) -> None:
         """Flowdash sent straight to a queue (``message_id`` and ``body`` of each): show
-        them now, before any worker receives them."""
+        them now, before any worker receives them. The embedded observer already has."""
+        if self.observer is not None:
+            return
         queue = next((q for q in self.correlator.index.queues.values() if q.url == queue_url), None)
         if queue is None:
             return

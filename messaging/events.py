@@ -28,6 +28,9 @@ EventType = Literal[
     "depth",
     "resource_changed",
     "error",
+    "visibility_lapsed",
+    "visibility_changed",
+    "deduplicated",
 ]
 
 
@@ -62,8 +65,10 @@ class Published(FlowEvent):
     #: As SNS envelopes spell them: ``{name: {"Type": ..., "Value": ...}}``.
     attributes: dict[str, dict[str, str]] = field(default_factory=dict)
     group_id: str | None = None
-    #: "flowdash" when Flowdash published it, "external" when the tap queue saw it first.
+    #: "flowdash" when Flowdash published it, "external" for anyone else.
     source: str = "external"
+    #: Who published, where the broker can tell (its user agent: ``aws-cli/1.42.3``).
+    client: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,6 +84,8 @@ class Delivered(FlowEvent):
     #: "policy": what the filter policy says AWS does; "observed": a worker received it.
     basis: str = "policy"
     note: str | None = None
+    #: The SQS MessageId of the copy in the queue, where known.
+    message_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -165,11 +172,49 @@ class Error(FlowEvent):
     resource: str | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VisibilityLapsed(FlowEvent):
+    """A received message was neither deleted nor changed in time: it is visible
+    again, at this moment, and the next receive may take it (or move it to the DLQ)."""
+
+    type: Literal["visibility_lapsed"] = field(default="visibility_lapsed", init=False)
+    trace_id: str
+    queue_arn: str
+    message_id: str
+    receive_count: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VisibilityChanged(FlowEvent):
+    """A consumer changed a received message's visibility timeout (0: let it go now)."""
+
+    type: Literal["visibility_changed"] = field(default="visibility_changed", init=False)
+    trace_id: str
+    queue_arn: str
+    message_id: str
+    worker: str
+    timeout_seconds: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deduplicated(FlowEvent):
+    """A FIFO queue accepted a send and dropped it: the same deduplication id was sent
+    within five minutes. The trace is the message it duplicates."""
+
+    type: Literal["deduplicated"] = field(default="deduplicated", init=False)
+    trace_id: str
+    queue_arn: str
+    message_id: str
+    deduplication_id: str
+    topic_arn: str | None = None
+    client: str | None = None
+
+
 EVENT_TYPES: dict[str, type[FlowEvent]] = {
     cls.__dataclass_fields__["type"].default: cls  # type: ignore[misc]
     for cls in (
         Published, Delivered, Filtered, Received, Processed, Failed, DeadLettered, Depth,
-        ResourceChanged, Error,
+        ResourceChanged, Error, VisibilityLapsed, VisibilityChanged, Deduplicated,
     )
 }  # fmt: skip
 
@@ -180,13 +225,6 @@ Listener = Callable[[FlowEvent], None]
 @cache
 def _field_names(cls: type[FlowEvent]) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls))
-
-
-def event_from_dict(data: dict[str, Any]) -> FlowEvent:
-    """Rebuild an event from ``to_dict`` output; unknown types or fields raise."""
-    cls = EVENT_TYPES[data["type"]]
-    init = {f.name for f in fields(cls) if f.init}
-    return cls(**{k: v for k, v in data.items() if k in init})
 
 
 class FlowEmitter:

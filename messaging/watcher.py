@@ -109,6 +109,7 @@ class Watcher:
         depth_slow: float = 30.0,
         tap_wait_seconds: int = 20,
         depth_stand_in: float = 120.0,
+        outside: bool = True,
     ) -> None:
         self.conn = conn
         self.emitter = emitter
@@ -119,6 +120,10 @@ class Watcher:
         self.depth_slow = depth_slow
         self.tap_wait_seconds = tap_wait_seconds
         self.depth_stand_in = depth_stand_in
+        #: False when the embedded observer reports from inside the broker: then the
+        #: watcher only reads the topology when a report says it changed (no periodic
+        #: reads, no taps, no depth samples; depths are the observer's).
+        self.outside = outside
         self.depths: dict[str, QueueDepth] = {}
         self.ready = asyncio.Event()
         self._refresh_wanted = asyncio.Event()
@@ -171,6 +176,9 @@ class Watcher:
                     attempt += 1
                     await asyncio.sleep(backoff(attempt))
                     continue
+                if not self.outside:
+                    await self._refresh_wanted.wait()
+                    continue
                 self._next_refresh_at = time.monotonic() + self.refresh_seconds
                 full = False
                 with contextlib.suppress(TimeoutError):
@@ -195,6 +203,11 @@ class Watcher:
         old = self.index
         new = TopologyIndex(topology)
         self.correlator.index = new
+        if not self.outside:
+            self.ready.set()
+            for listener in self._listeners:
+                listener(new)
+            return
         if self.ready.is_set():
             self._announce_changes(old, new)
         # Observe-only: a tap queue would be a change to the account, so no taps.

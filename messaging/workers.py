@@ -117,8 +117,11 @@ class WorkerPool:
         run: AwsRunner,
         *,
         on_activity: DepthListener = _no_listener,
+        dead_letters_observed: bool = False,
     ) -> None:
         self.conn = conn
+        #: The embedded observer reports DLQ moves as the broker makes them: no guessing.
+        self.dead_letters_observed = dead_letters_observed
         self.emitter = emitter
         self.correlator = correlator
         self.run = run
@@ -384,7 +387,8 @@ class WorkerPool:
         self, queue: Queue, group: _QueueWorkers, started: float,
         messages: list[ReceivedMessage], *, full: bool,
     ) -> None:  # fmt: skip
-        if not group.doomed:
+        if not group.doomed or self.dead_letters_observed:
+            group.doomed.clear()
             return
         returned = {m.message_id for m in messages}
         for message_id, doomed in list(group.doomed.items()):

@@ -6,7 +6,8 @@ werkzeug; that is silenced, or the console drowns at a few hundred messages/s.
 
 Stock moto slows down with every message a queue holds and never frees one, so
 ``start()`` first applies the fast path (``fastpath``) unless told not to;
-``fastpath_active`` says whether it runs, for /healthz.
+``fastpath_active`` says whether it runs, for /healthz. The corrections
+(``fixes``) and AWS's filter-policy rules (``filtering``) are always applied.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 
 from moto.server import ThreadedMotoServer
 
+from .broker import ClientMiddleware, broker_apply
 from .fastpath import fastpath_apply, fastpath_revert
 from .fixes import fixes_apply
 from .inprocess import app_register, app_unregister
@@ -36,6 +38,8 @@ class EmbeddedServer:
 
     def start(self) -> str:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        # Before the fast path, which wraps Topic.publish again to bound its record.
+        broker_apply()
         # moto's models are process-wide: off means stock, even if something applied it.
         if self._fastpath:
             self.fastpath_active = fastpath_apply()
@@ -48,8 +52,11 @@ class EmbeddedServer:
         host, port = server.get_host_and_port()
         self._server = server
         self.url = f"http://{host}:{port}"
+        # Every request, over the port or in process, names its client for the broker.
+        wsgi = server._server  # type: ignore[union-attr]
+        wsgi.app = ClientMiddleware(wsgi.app)
         # Flowdash's own clients reach this server in-process (``inprocess``).
-        app_register(self.url, server._server.app)  # type: ignore[union-attr]
+        app_register(self.url, wsgi.app)
         logger.info(
             "embedded moto server listening on %s (fast path %s)",
             self.url,

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from messaging import resources
+from messaging.config import BackendConfig
 from messaging.connection import Connection
 from messaging.engine import FlowEngine
 from messaging.events import FlowEmitter, FlowEvent
@@ -49,6 +50,12 @@ async def until(predicate, within: float = 20.0) -> None:
         if loop.time() > deadline:
             raise AssertionError(f"not within {within} s")
         await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+def conn(moto_url: str) -> Connection:
+    """The outside path (as on AWS): the embedded observer needs no samples at all."""
+    return Connection(BackendConfig(observer="outside"), endpoint_url=moto_url)
 
 
 @pytest.fixture
