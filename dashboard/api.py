@@ -8,11 +8,13 @@ the browser; scripts send ``Authorization: Bearer <token>`` with a token from
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
+from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Field, NinjaAPI, Schema, Status
@@ -22,7 +24,7 @@ from ninja.security import HttpBearer, django_auth
 from messaging import inspection, publishing, push, resources, subscriptions
 from messaging.burst import Burst
 from messaging.connection import Connection
-from messaging.errors import FlowdashError, ResourceNotFound
+from messaging.errors import BackendFailed, FlowdashError, ResourceNotFound
 from messaging.publishing import BatchEntry
 from messaging.topology import topology_get
 from messaging.validation import BATCH_MAX, MessageAttribute
@@ -34,6 +36,11 @@ from .flowbus import command_send
 from .models import ApiToken, HttpDelivery, token_digest
 
 T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
+
+#: What the last-resort handler says: the exception's own text may hold secrets.
+UNEXPECTED_ERROR = "Flowdash failed unexpectedly; the server log has the details."
 
 
 class TokenAuth(HttpBearer):
@@ -259,7 +266,7 @@ def _attributes(items: list[AttributeIn]) -> list[MessageAttribute]:
 MOTO_ACCOUNT = "123456789012"
 
 ERRORS = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 429: ErrorOut,
-          502: ErrorOut, 503: ErrorOut}  # fmt: skip
+          500: ErrorOut, 502: ErrorOut, 503: ErrorOut}  # fmt: skip
 
 
 # Endpoints -------------------------------------------------------------------------
@@ -758,6 +765,8 @@ def error_response(
 
 @api.exception_handler(FlowdashError)
 def flowdash_error(request: HttpRequest, exc: FlowdashError) -> HttpResponse:
+    if isinstance(exc, BackendFailed):  # the backend's answer (the cause) is for the log only
+        logger.warning("Backend failed: %s %s", request.method, request.path, exc_info=exc)
     return error_response(request, exc.status, exc.code, exc.message, exc.field)
 
 
@@ -784,6 +793,19 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     if exc.status_code == 400 and str(exc).startswith("Cannot parse request body"):
         return error_response(request, 400, "InvalidJSON", "The request body is not valid JSON.")
     return error_response(request, exc.status_code, "HttpError", str(exc))
+
+
+@api.exception_handler(Exception)
+def unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """Last resort (replaces ninja's, which re-raises into Django's HTML 500 page): anything
+    else that escapes a view, botocore's exceptions included, still gets the one shape."""
+    # Django answers these with 403 and 400 itself; keep their status, not their text.
+    if isinstance(exc, PermissionDenied):
+        return error_response(request, 403, "Forbidden", "Permission denied.")
+    if isinstance(exc, SuspiciousOperation):
+        return error_response(request, 400, "BadRequest", "The request was refused.")
+    logger.error("Unexpected error: %s %s", request.method, request.path, exc_info=exc)
+    return error_response(request, 500, "InternalError", UNEXPECTED_ERROR)
 
 
 api.add_router("/classroom/", "dashboard.classroom.api.router")

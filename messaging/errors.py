@@ -1,15 +1,16 @@
 """Flowdash's own exceptions: what went wrong, in words a user can act on.
 
-`ClientError` and botocore's connection errors stop at the `messaging` boundary
-(`aws_errors`). Callers catch these classes instead; each keeps the AWS error code,
-and input errors name the field that caused them so a form can show the message
-next to it and the API can return it.
+`ClientError`, botocore's connection errors and answers botocore cannot read stop
+at the `messaging` boundary (`aws_errors`). Callers catch these classes instead; each
+keeps the AWS error code, and input errors name the field that caused them so a form
+can show the message next to it and the API can return it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import TracebackType
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -19,6 +20,22 @@ from botocore.exceptions import (
     NoCredentialsError,
     ReadTimeoutError,
 )
+from botocore.parsers import ResponseParserError
+
+#: A 5xx answer, or an AWS code saying the service itself failed. No backend message is
+#: quoted: moto's is an HTML page with a Python traceback in it.
+BACKEND_FAILED = (
+    "The backend failed while handling the request ({reason}); whether the request took "
+    "effect is unknown. Check the backend's log before trying again."
+)
+#: An answer botocore could not parse, or one lacking what AWS always sends.
+UNREADABLE_ANSWER = (
+    "The backend's answer could not be read: it is not the XML or JSON that SNS and SQS "
+    "send, so whether the request took effect is unknown. Check that the endpoint URL "
+    "points at an SNS/SQS service, and the backend's log."
+)
+#: The code of an unreadable answer, which has no AWS error code of its own.
+UNREADABLE_CODE = "UnreadableAnswer"
 
 
 class FlowdashError(Exception):
@@ -77,6 +94,12 @@ class BackendUnavailable(FlowdashError):
     """The endpoint did not answer: the emulator is down or the network is."""
 
     status = 503
+
+
+class BackendFailed(FlowdashError):
+    """The backend answered with a server error (5xx) or with something unreadable."""
+
+    status = 502
 
 
 class AwsError(FlowdashError):
@@ -138,6 +161,20 @@ INVALID_INPUT_CODES = frozenset(
     }
 )
 CONFLICT_CODES = frozenset({"QueueAlreadyExists", "QueueNameExists"})
+#: Codes by which a service says it failed, whatever HTTP status came with them.
+SERVER_ERROR_CODES = frozenset(
+    {
+        "InternalError",
+        "InternalErrorException",
+        "InternalFailure",
+        "InternalServerError",
+        "InternalServiceError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "ServiceUnavailableError",
+        "KMSInternalException",
+    }
+)
 
 
 def from_client_error(exc: ClientError, *, field: str | None = None) -> FlowdashError:
@@ -150,6 +187,10 @@ def from_client_error(exc: ClientError, *, field: str | None = None) -> Flowdash
         return AccessDenied(f"AWS denied access ({code}): {message}", code=code)
     if code in THROTTLING_CODES:
         return Throttled(f"AWS is throttling requests ({code}); try again shortly.", code=code)
+    if code in SERVER_ERROR_CODES or (isinstance(status, int) and status >= 500):
+        return backend_failed(status, code)
+    if _no_aws_code(code, status):  # a proxy's 404 page, JSON without "__type": not AWS's
+        return BackendFailed(UNREADABLE_ANSWER, code=UNREADABLE_CODE)
     if code in NOT_FOUND_CODES:
         return ResourceNotFound(message, code=code, field=field)
     if code in CONFLICT_CODES:
@@ -176,3 +217,49 @@ def aws_errors(*, field: str | None = None) -> Iterator[None]:
         ) from exc
     except BotoCoreError as exc:
         raise BackendUnavailable(f"AWS call failed: {exc}", code=type(exc).__name__) from exc
+    except FlowdashError:
+        raise
+    except Exception as exc:
+        # ResponseParserError is no BotoCoreError, and botocore's parsers also fail with
+        # KeyError or UnicodeDecodeError on some bodies. A KeyError in the block itself is an
+        # answer that parsed (botocore's JSON parser accepts any text) but lacks its fields.
+        in_parser, status = _parser_failure(exc)
+        if not (in_parser or isinstance(exc, (ResponseParserError, KeyError))):
+            raise
+        if status is not None and status >= 500:  # moto's HTML 500, a proxy's 503 page
+            raise backend_failed(status, str(status)) from exc
+        raise BackendFailed(UNREADABLE_ANSWER, code=UNREADABLE_CODE) from exc
+
+
+def backend_failed(status: int | None, code: str) -> BackendFailed:
+    """BACKEND_FAILED for an HTTP status and AWS code; an answer without an AWS code is
+    known by its status alone ("500"), as botocore names it."""
+    if _no_aws_code(code, status):
+        return BackendFailed(BACKEND_FAILED.format(reason=f"HTTP {status}"), code=str(status))
+    reason = f"HTTP {status}, {code}" if status else code
+    return BackendFailed(BACKEND_FAILED.format(reason=reason), code=code)
+
+
+def _no_aws_code(code: str, status: int | None) -> bool:
+    """botocore's code for an error answer that named none: "Unknown" when XML without an
+    ``<Code>`` parsed (an XHTML page), the HTTP status when JSON lacked ``__type``."""
+    return code in ("", "Unknown") or code == str(status)
+
+
+def _parser_failure(exc: BaseException) -> tuple[bool, int | None]:
+    """Whether botocore's response parser raised ``exc``, and the HTTP status of the answer
+    it failed on. The parser's frames are still on the traceback, and
+    ``ResponseParser.parse(response, shape)`` holds the raw response dict; the status is
+    best effort (None when botocore names things differently)."""
+    in_parser, status = False, None
+    tb: TracebackType | None = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        if frame.f_globals.get("__name__") == "botocore.parsers":
+            in_parser = True
+            response = frame.f_locals.get("response")
+            if status is None and isinstance(response, dict):
+                code = response.get("status_code")
+                status = code if isinstance(code, int) else None
+        tb = tb.tb_next
+    return in_parser, status
