@@ -54,21 +54,21 @@ class FlowEngine:
         self.watcher = Watcher(
             conn, emitter, self.correlator, self.run, **(watcher_options or {}), outside=not inside
         )
+        self.workers = WorkerPool(
+            conn, emitter, self.correlator, self.run, on_activity=self.watcher.depth_soon,
+            dead_letters_observed=inside,
+        )  # fmt: skip
         self.observer: EmbeddedObserver | None = None
         if inside:
             from .embedded.broker import queue_depth
 
             self.observer = EmbeddedObserver(
                 emitter, self.correlator, depth_read=queue_depth, depths=self.watcher.depths,
-                on_resource=self.watcher.refresh_soon,
+                on_resource=self.watcher.refresh_soon, consumers=self.workers.stats,
             )  # fmt: skip
             self.watcher.on_refresh(
                 lambda index: self.observer and self.observer.queues_known(list(index.queues))
             )
-        self.workers = WorkerPool(
-            conn, emitter, self.correlator, self.run, on_activity=self.watcher.depth_soon,
-            dead_letters_observed=inside,
-        )  # fmt: skip
         self._wanted: dict[str, WorkerSpec] = {}
         self._task: asyncio.Task[None] | None = None
         self._bursts: set[asyncio.Task[None]] = set()

@@ -15,7 +15,8 @@ log and classroom read one contract whatever observes.
 - **Who.** Flowdash's own workers and classroom participants report their
   receives and outcomes themselves (worker name, processing time, failures), so
   their receives and deletes are not repeated here. Any other client's receive
-  is ``received`` with the client as the worker, and its delete ``processed``.
+  is ``received`` by a consumer named ``<client> on <queue>``, and its delete
+  ``processed``; such consumers are listed with the workers in the snapshot.
 - **Time.** A received message that is not deleted becomes visible again when its
   visibility timeout lapses, with no request to tell anyone: a timer per
   in-flight message emits ``visibility_lapsed`` at that moment.
@@ -64,6 +65,7 @@ from .reports import (
     VisibilitySet,
 )
 from .resources import Depth as QueueDepth
+from .workers import WorkerStats
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +101,7 @@ class EmbeddedObserver:
         depth_read: DepthRead,
         depths: dict[str, QueueDepth],
         on_resource: Callable[[], None],
+        consumers: dict[str, WorkerStats],
         capacity: int = BUFFER_CAPACITY,
     ) -> None:
         self._emitter = emitter
@@ -107,6 +110,8 @@ class EmbeddedObserver:
         #: Shared with the snapshot: what each queue's bar shows.
         self.depths = depths
         self._on_resource = on_resource
+        #: Shared with the workers' stats: outside clients show as consumers beside them.
+        self._consumers = consumers
         self._capacity = capacity
         self._buffer: deque[Report] = deque()
         self._scheduled = False
@@ -289,10 +294,12 @@ class EmbeddedObserver:
             else:
                 self._forget(earlier)
         if report.client != FLOWDASH_CLIENT:
+            consumer = self._consumer(report.client, report.queue_arn)
+            consumer.busy = True
             self._emitter.emit(
-                Received, trace_id=trace, queue_arn=report.queue_arn,
-                worker=report.client or "unknown client", message_id=report.message_id,
-                receive_count=report.receive_count, group_id=report.group_id,
+                Received, trace_id=trace, queue_arn=report.queue_arn, worker=consumer.name,
+                message_id=report.message_id, receive_count=report.receive_count,
+                group_id=report.group_id,
             )  # fmt: skip
         if len(self._in_flight) < IN_FLIGHT_LIMIT:
             entry = _InFlight(
@@ -341,11 +348,25 @@ class EmbeddedObserver:
             return  # deleted again, or received before the observer started
         self._forget(entry)
         if report.client != FLOWDASH_CLIENT:
+            consumer = self._consumer(report.client, report.queue_arn)
+            consumer.processed += 1
+            consumer.busy = False
             self._emitter.emit(
                 Processed, trace_id=entry.trace_id, queue_arn=report.queue_arn,
-                worker=report.client or "unknown client", message_id=entry.message_id,
+                worker=consumer.name, message_id=entry.message_id,
                 duration_ms=max(0, int((report.ts - entry.received_at) * 1000)),
             )  # fmt: skip
+
+    def _consumer(self, client: str | None, queue_arn: str) -> WorkerStats:
+        """An outside client consuming a queue: one consumer per client and queue, named
+        ``<client> on <queue>``. A new one is a change of the picture's shape, so
+        viewers resync and the snapshot carries it."""
+        name = f"{client or 'unknown client'} on {queue_arn.rsplit(':', 1)[-1]}"
+        consumer = self._consumers.get(name)
+        if consumer is None:
+            consumer = self._consumers[name] = WorkerStats(name=name, queue_arn=queue_arn)
+            self._emitter.emit(ResourceChanged, kind="workers", action="changed", arn=queue_arn)
+        return consumer
 
     def _visibility_set(self, report: VisibilitySet) -> None:
         self._dirty.add(report.queue_arn)
@@ -371,6 +392,9 @@ class EmbeddedObserver:
         if report.kind == "queue":
             if report.action == "deleted":
                 self.depths.pop(report.arn, None)
+                for name in [n for n, c in self._consumers.items() if c.queue_arn == report.arn]:
+                    if "#" not in name:  # Flowdash's own workers stop by themselves
+                        del self._consumers[name]
                 for key in [k for k in self._in_flight if k[0] == report.arn]:
                     self._forget(self._in_flight.get(key))
             else:

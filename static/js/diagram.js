@@ -244,11 +244,15 @@ export class Diagram {
     card.style.width = `${spec.w}px`;
     card.style.height = `${spec.h}px`;
     const parts = {};
-    const kindLabel = { topic: "topic", queue: spec.data.isDlq ? "DLQ" : "queue", worker: "worker", more: "workers", external: spec.data.protocol }[spec.kind];
+    // Flowdash's workers are "<queue>#<n>"; any other consumer (an outside client seen by
+    // the embedded observer, "<client> on <queue>", or a participant) shows its own name.
+    const own = spec.kind === "worker" && name.includes("#");
+    const kindLabel = { topic: "topic", queue: spec.data.isDlq ? "DLQ" : "queue", worker: own ? "worker" : "consumer", more: "workers", external: spec.data.protocol }[spec.kind];
+    const shown = spec.kind !== "worker" ? name : own ? `#${name.split("#").pop()}` : name.split(" on ")[0];
     const head = el("div", { class: "node-head" },
       spec.kind === "worker" ? (parts.lamp = el("span", { class: "lamp" })) : null,
       el("span", { class: "kind", text: kindLabel }),
-      el("span", { class: "name", text: spec.kind === "worker" ? `#${name.split("#").pop()}` : name, title: name }),
+      el("span", { class: "name", text: shown, title: name }),
       spec.data.topic?.fifo || spec.data.queue?.fifo ? el("span", { class: "pill", text: "FIFO" }) : null,
     );
     card.append(head);

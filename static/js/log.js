@@ -5,13 +5,13 @@ import { arnName, el, formatTime } from "./dom.js";
 
 const KEEP = 1000; // events kept for re-filtering
 const SHOW = 250; // entries in the DOM
-const TYPES = ["published", "delivered", "filtered", "received", "processed", "failed", "dead_lettered", "resource_changed", "error", "depth"];
+const TYPES = ["published", "delivered", "filtered", "received", "processed", "failed", "visibility_lapsed", "visibility_changed", "dead_lettered", "deduplicated", "resource_changed", "error", "depth"];
 const PREVIEW = 80;
 const RENDER_MS = 150;
 const PER_RENDER = 30;
 
 /** Short names for the narrow type column. */
-export const TYPE_LABEL = { resource_changed: "changed", dead_lettered: "to DLQ" };
+export const TYPE_LABEL = { resource_changed: "changed", dead_lettered: "to DLQ", visibility_lapsed: "visible again", visibility_changed: "visibility", deduplicated: "duplicate" };
 const typeLabel = (type) => TYPE_LABEL[type] || type;
 
 function preview(body) {
@@ -24,7 +24,7 @@ export function describe(e) {
   const n = arnName;
   switch (e.type) {
     case "published":
-      return `${e.topic_arn ? `to ${n(e.topic_arn)}` : `straight to ${n(e.queue_arn)}`}${e.subject ? ` [${e.subject}]` : ""}: “${preview(e.body)}”`;
+      return `${e.topic_arn ? `to ${n(e.topic_arn)}` : `straight to ${n(e.queue_arn)}`}${e.subject ? ` [${e.subject}]` : ""}${e.client && e.source !== "flowdash" ? ` by ${e.client}` : ""}: “${preview(e.body)}”`;
     case "delivered":
       return `${n(e.topic_arn)} → ${n(e.endpoint)}${e.basis === "observed" ? " (observed; AWS's rules say no)" : ""}${e.note ? ` — ${e.note}` : ""}`;
     case "filtered":
@@ -35,6 +35,12 @@ export function describe(e) {
       return `${e.worker} done in ${e.duration_ms} ms`;
     case "failed":
       return `${e.worker}: ${e.reason} (receive ${e.receive_count})`;
+    case "visibility_lapsed":
+      return `${n(e.queue_arn)}: visible again after receive ${e.receive_count} (not deleted in time)`;
+    case "visibility_changed":
+      return `${n(e.queue_arn)}: ${e.worker} set visibility to ${e.timeout_seconds} s`;
+    case "deduplicated":
+      return `${n(e.queue_arn)}: duplicate dropped (deduplication id ${e.deduplication_id})`;
     case "dead_lettered":
       return `${n(e.queue_arn)} → ${n(e.dead_letter_arn)} after ${e.receive_count} receives`;
     case "depth":
