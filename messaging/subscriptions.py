@@ -8,6 +8,8 @@ keeps every other statement as it was, so a user's policy is never overwritten.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +24,13 @@ PROTOCOLS = ("sqs", "http", "https", "email", "email-json", "sms")
 RAW_DELIVERY_PROTOCOLS = ("sqs", "http", "https")
 SCOPES = ("MessageAttributes", "MessageBody")
 POLICY_SID = "FlowdashSnsDelivery"
+#: Attribute names in an AWS error message, and the form field each belongs to
+#: (FilterPolicyScope before FilterPolicy, which it contains).
+ATTRIBUTE_FIELDS = (
+    ("FilterPolicyScope", "filter_policy_scope"),
+    ("FilterPolicy", "filter_policy"),
+    ("RawMessageDelivery", "raw_message_delivery"),
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,7 +70,7 @@ def subscription_create(
     attributes = _attributes(filter_policy, filter_policy_scope, raw_message_delivery)
     if protocol == "sqs":
         queue_policy_allow(conn, queue_arn=endpoint, topic_arn=topic_arn)
-    with aws_errors(field="endpoint"):
+    with _attribute_errors(), aws_errors(field="endpoint"):
         arn = conn.sns.subscribe(
             TopicArn=topic_arn,
             Protocol=protocol,
@@ -91,13 +100,19 @@ def subscription_update(
             field="raw_message_delivery",
         )
     attributes = _attributes(filter_policy, filter_policy_scope, raw)
-    with aws_errors(field="filter_policy"):
+    with _attribute_errors(), aws_errors(field="filter_policy"):
         if "FilterPolicy" not in attributes and current.filter_policy:
             conn.sns.set_subscription_attributes(
                 SubscriptionArn=arn, AttributeName="FilterPolicy", AttributeValue=""
             )
-        # Scope before policy: AWS validates the policy against the current scope.
-        for name in ("FilterPolicyScope", "FilterPolicy", "RawMessageDelivery"):
+        # AWS checks the policy against the subscription's scope, and checks the current
+        # policy again when the scope changes: move to MessageBody (which allows more) before
+        # setting the new policy, and to MessageAttributes only after it.
+        if attributes.get("FilterPolicyScope") == "MessageBody":
+            order = ("FilterPolicyScope", "FilterPolicy", "RawMessageDelivery")
+        else:
+            order = ("FilterPolicy", "FilterPolicyScope", "RawMessageDelivery")
+        for name in order:
             if name in attributes:
                 conn.sns.set_subscription_attributes(
                     SubscriptionArn=arn, AttributeName=name, AttributeValue=attributes[name]
@@ -164,6 +179,20 @@ def _subscription(attrs: dict[str, str]) -> Subscription:
         raw_message_delivery=attrs.get("RawMessageDelivery") == "true",
         pending_confirmation=attrs.get("PendingConfirmation") == "true",
     )
+
+
+@contextmanager
+def _attribute_errors() -> Iterator[None]:
+    """Put the backend's refusal on the field it names: AWS's messages say
+    "Invalid parameter: FilterPolicy: ..." (or FilterPolicyScope, RawMessageDelivery)."""
+    try:
+        yield
+    except InvalidInput as exc:
+        for attribute, field in ATTRIBUTE_FIELDS:
+            if attribute in exc.message:
+                exc.field = field
+                break
+        raise
 
 
 def _attributes(

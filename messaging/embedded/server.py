@@ -18,6 +18,7 @@ from moto.server import ThreadedMotoServer
 
 from .broker import ClientMiddleware, broker_apply
 from .fastpath import fastpath_apply, fastpath_revert
+from .filtering import filtering_apply
 from .fixes import fixes_apply
 from .inprocess import app_register, app_unregister
 
@@ -47,6 +48,7 @@ class EmbeddedServer:
             fastpath_revert()
             self.fastpath_active = False
         fixes_apply()  # behaviour corrections: always, whatever the fast path does
+        filtering_apply()  # AWS's filter-policy rules in place of moto's: always, too
         server = ThreadedMotoServer(ip_address=self._host, port=self._port, verbose=False)
         server.start()
         host, port = server.get_host_and_port()

@@ -3,15 +3,18 @@
 Every case in ``CASES`` is an example from the SNS developer guide (string, numeric, key
 and IP matching, AND/OR logic, payload-based filtering) or from AWS's payload-filtering
 blog post. Each runs twice: once through ``filter_policy_evaluate`` (what AWS would do)
-and once through a real moto server (what the embedded backend does). Where the shared
-FIELD-NOTES record that moto 5.2.5 diverges from AWS, the case says ``moto_differs=True``
-and the test asserts that moto still differs, so a moto upgrade that fixes one of its
-bugs fails here and tells us to update the table.
+and once through a real moto server with moto's own filtering (``stock_moto``). Where the
+shared FIELD-NOTES record that moto 5.2.5 diverges from AWS, the case says
+``moto_differs=True`` and the test asserts that moto still differs, so a moto upgrade
+that fixes one of its bugs fails here and tells us to update the table. The embedded
+backend filters with AWS's rules instead (``messaging.embedded.filtering``; its tests,
+these cases included, are in test_embedded_filtering.py).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +23,7 @@ from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
 
 from messaging.connection import Connection
+from messaging.embedded import filtering
 from messaging.errors import InvalidInput
 from messaging.filter_policy import (
     FilterResult,
@@ -494,11 +498,39 @@ def test_evaluate_follows_aws_docs(case: Case) -> None:
         assert case.reason_key in result.reason
 
 
-def _moto_delivers(conn: Connection, case: Case) -> bool | None:
+@pytest.fixture
+def stock_moto() -> Iterator[list[Exception]]:
+    """moto's own filter rules for one test; AWS's again after (the embedded default).
+
+    Yields the errors moto's delivery raised: stock moto fails the whole Publish with
+    them (HTTP 500), but the embedded broker reports them per copy and answers 200.
+    """
+    from moto.sns.models import Subscription
+
+    filtering.filtering_revert()
+    stock = Subscription.__dict__["publish"]
+    failures: list[Exception] = []
+
+    def publish(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return stock(self, *args, **kwargs)
+        except Exception as exc:
+            failures.append(exc)
+            raise
+
+    Subscription.publish = publish  # type: ignore[method-assign]
+    try:
+        yield failures
+    finally:
+        Subscription.publish = stock  # type: ignore[method-assign]
+        assert filtering.filtering_apply()
+
+
+def _moto_delivers(conn: Connection, case: Case, failures: list[Exception]) -> bool | None:
     """Subscribe a queue with the policy, publish once, and report whether moto delivered.
 
-    None means moto refused the policy or failed the publish: that differs from AWS,
-    which would have answered either way. moto's HTTP 500 is an HTML page, which
+    None means moto refused the policy or failed the publish (or the copy's delivery):
+    that differs from AWS, which would have answered either way. moto's HTTP 500 is an HTML page, which
     botocore reports as a ResponseParserError rather than a ClientError.
     """
     topic_arn = conn.sns.create_topic(Name="filter-policy")["TopicArn"]
@@ -523,6 +555,8 @@ def _moto_delivers(conn: Connection, case: Case) -> bool | None:
         conn.sns.publish(**publish)
     except (ClientError, ResponseParserError):
         return None
+    if failures:
+        return None
     # moto delivers inside Publish; a second receive only guards against a slow fan-out.
     for _ in range(2):
         received = conn.sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=0)
@@ -532,8 +566,10 @@ def _moto_delivers(conn: Connection, case: Case) -> bool | None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
-def test_moto_delivery_matches_or_differs_as_recorded(conn: Connection, case: Case) -> None:
-    delivered = _moto_delivers(conn, case)
+def test_moto_delivery_matches_or_differs_as_recorded(
+    conn: Connection, stock_moto: list[Exception], case: Case
+) -> None:
+    delivered = _moto_delivers(conn, case, stock_moto)
 
     if case.moto_differs:
         assert delivered is not case.matched, (
@@ -745,7 +781,7 @@ OTHER_REJECTED: list[tuple[str, str | dict[str, Any], str, str]] = [
     ids=[case_id for case_id, _, _ in FIELD_NOTES_REJECTED],
 )
 def test_validate_rejects_what_aws_rejects_and_moto_accepts(
-    conn: Connection, policy: dict[str, Any], message: str
+    conn: Connection, stock_moto: list[Exception], policy: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(InvalidInput) as caught:
         filter_policy_validate(policy)
