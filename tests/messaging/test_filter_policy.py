@@ -530,8 +530,8 @@ def _moto_delivers(conn: Connection, case: Case, failures: list[Exception]) -> b
     """Subscribe a queue with the policy, publish once, and report whether moto delivered.
 
     None means moto refused the policy or failed the publish (or the copy's delivery):
-    that differs from AWS, which would have answered either way. moto's HTTP 500 is an HTML page, which
-    botocore reports as a ResponseParserError rather than a ClientError.
+    that differs from AWS, which would have answered either way. moto's HTTP 500 is an
+    HTML page, which botocore reports as a ResponseParserError rather than a ClientError.
     """
     topic_arn = conn.sns.create_topic(Name="filter-policy")["TopicArn"]
     queue_url = conn.sqs.create_queue(QueueName="filter-policy")["QueueUrl"]
