@@ -60,10 +60,11 @@ class FlowEngine:
         )  # fmt: skip
         self.observer: EmbeddedObserver | None = None
         if inside:
-            from .embedded.broker import queue_depth
+            from .embedded.broker import queue_depth, queue_expire
 
             self.observer = EmbeddedObserver(
-                emitter, self.correlator, depth_read=queue_depth, depths=self.watcher.depths,
+                emitter, self.correlator, depth_read=queue_depth, expire=queue_expire,
+                depths=self.watcher.depths,
                 on_resource=self.watcher.refresh_soon, consumers=self.workers.stats,
             )  # fmt: skip
             self.watcher.on_refresh(

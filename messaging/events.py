@@ -31,6 +31,7 @@ EventType = Literal[
     "visibility_lapsed",
     "visibility_changed",
     "deduplicated",
+    "expired",
 ]
 
 
@@ -210,11 +211,23 @@ class Deduplicated(FlowEvent):
     client: str | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Expired(FlowEvent):
+    """A message stayed in its queue longer than the queue's retention period: SQS
+    deleted it, unconsumed."""
+
+    type: Literal["expired"] = field(default="expired", init=False)
+    trace_id: str
+    queue_arn: str
+    message_id: str
+    receive_count: int
+
+
 EVENT_TYPES: dict[str, type[FlowEvent]] = {
     cls.__dataclass_fields__["type"].default: cls  # type: ignore[misc]
     for cls in (
         Published, Delivered, Filtered, Received, Processed, Failed, DeadLettered, Depth,
-        ResourceChanged, Error, VisibilityLapsed, VisibilityChanged, Deduplicated,
+        ResourceChanged, Error, VisibilityLapsed, VisibilityChanged, Deduplicated, Expired,
     )
 }  # fmt: skip
 

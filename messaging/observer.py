@@ -19,7 +19,9 @@ log and classroom read one contract whatever observes.
   ``processed``; such consumers are listed with the workers in the snapshot.
 - **Time.** A received message that is not deleted becomes visible again when its
   visibility timeout lapses, with no request to tell anyone: a timer per
-  in-flight message emits ``visibility_lapsed`` at that moment.
+  in-flight message emits ``visibility_lapsed`` at that moment. Likewise a timer
+  per queue, at its oldest message's retention deadline, deletes what expired
+  (moto never does) and emits ``expired``.
 - **Depth** is read from the broker's memory (exact, no request), for the queues
   the reports touched, at most every ``DEPTH_INTERVAL``.
 """
@@ -41,6 +43,7 @@ from .events import (
     Delivered,
     Depth,
     Error,
+    Expired,
     Filtered,
     FlowEmitter,
     Processed,
@@ -77,6 +80,10 @@ DEPTH_INTERVAL = 0.05
 IN_FLIGHT_LIMIT = 200_000
 
 DepthRead = Callable[[str], QueueDepth | None]
+#: Deletes a queue's expired messages; returns them and when the next is due.
+Expire = Callable[[str], tuple[list[tuple[str, int]], float | None]]
+#: Expiries due within this many seconds of each other are handled in one sweep.
+EXPIRY_SLACK = 0.5
 
 
 @dataclass(slots=True)
@@ -99,6 +106,7 @@ class EmbeddedObserver:
         correlator: Correlator,
         *,
         depth_read: DepthRead,
+        expire: Expire,
         depths: dict[str, QueueDepth],
         on_resource: Callable[[], None],
         consumers: dict[str, WorkerStats],
@@ -107,6 +115,8 @@ class EmbeddedObserver:
         self._emitter = emitter
         self._correlator = correlator
         self._depth_read = depth_read
+        self._expire = expire
+        self._expiry: dict[str, tuple[float, asyncio.TimerHandle]] = {}  # queue -> (due, timer)
         #: Shared with the snapshot: what each queue's bar shows.
         self.depths = depths
         self._on_resource = on_resource
@@ -186,6 +196,9 @@ class EmbeddedObserver:
             if arn not in queue_arns:
                 del self.depths[arn]
         self._dirty.update(a for a in queue_arns if a not in self.depths)
+        for arn in queue_arns:
+            if arn not in self._expiry:
+                self._expire_now(arn)
         self._depth_flush()
 
     def _depth_flush(self) -> None:
@@ -275,9 +288,36 @@ class EmbeddedObserver:
                 attributes=report.attributes, group_id=report.group_id, client=report.client,
             )  # fmt: skip
         self._dirty.add(report.queue_arn)
+        self._expiry_arm(report.queue_arn, report.ts + report.retention_seconds)
         if report.delay_seconds and self._loop is not None:
             # Delayed messages turn visible with no request: read the depth then.
             self._loop.call_later(report.delay_seconds + 0.01, self._mark, report.queue_arn)
+
+    def _expiry_arm(self, queue_arn: str, due: float) -> None:
+        """Make sure a sweep runs when the queue's oldest message expires."""
+        armed = self._expiry.get(queue_arn)
+        if (armed is not None and armed[0] <= due) or self._loop is None:
+            return
+        if armed is not None:
+            armed[1].cancel()
+        delay = max(0.0, due - time.time()) + EXPIRY_SLACK
+        self._expiry[queue_arn] = (due, self._loop.call_later(delay, self._expire_now, queue_arn))
+
+    def _expire_now(self, queue_arn: str) -> None:
+        armed = self._expiry.pop(queue_arn, None)
+        if armed is not None:
+            armed[1].cancel()
+        expired, next_due = self._expire(queue_arn)
+        for message_id, receive_count in expired:
+            self._forget(self._in_flight.get((queue_arn, message_id)))
+            self._emitter.emit(
+                Expired, trace_id=self._trace(queue_arn, message_id), queue_arn=queue_arn,
+                message_id=message_id, receive_count=receive_count,
+            )  # fmt: skip
+        if expired:
+            self._mark(queue_arn)
+        if next_due is not None:
+            self._expiry_arm(queue_arn, next_due)
 
     def _mark(self, queue_arn: str) -> None:
         self._dirty.add(queue_arn)
@@ -392,6 +432,9 @@ class EmbeddedObserver:
         if report.kind == "queue":
             if report.action == "deleted":
                 self.depths.pop(report.arn, None)
+                armed = self._expiry.pop(report.arn, None)
+                if armed is not None:
+                    armed[1].cancel()
                 for name in [n for n, c in self._consumers.items() if c.queue_arn == report.arn]:
                     if "#" not in name:  # Flowdash's own workers stop by themselves
                         del self._consumers[name]
@@ -399,6 +442,8 @@ class EmbeddedObserver:
                     self._forget(self._in_flight.get(key))
             else:
                 self._dirty.add(report.arn)
+                if report.action == "changed":
+                    self._expire_now(report.arn)  # the retention period may have changed
             if report.action == "purged":
                 for key in [k for k in self._in_flight if k[0] == report.arn]:
                     self._forget(self._in_flight.get(key))
@@ -410,6 +455,9 @@ class EmbeddedObserver:
             self._forget(entry)
         if self._depth_timer is not None:
             self._depth_timer.cancel()
+        for _, timer in self._expiry.values():
+            timer.cancel()
+        self._expiry.clear()
         self._loop = None
 
 

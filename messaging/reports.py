@@ -89,6 +89,8 @@ class MessageSent(Report):
     attributes: dict[str, dict[str, str]] = field(default_factory=dict)
     group_id: str | None = None
     delay_seconds: int = 0
+    #: The queue's MessageRetentionPeriod when it was sent: when it expires, unless consumed.
+    retention_seconds: int = 345_600
     #: For a topic's copy: (topic ARN, the publication's MessageId, subscription ARN).
     via_topic: tuple[str, str, str] | None = None
 

@@ -8,7 +8,8 @@ here and nowhere else:
 - ``fastpath``: the same answers at a flat cost and bounded memory;
 - ``fixes``: answers corrected where moto differs from SQS;
 - ``broker``: the embedded observer's hooks (every client's operations, reported
-  as they happen) and AWS's filter-policy rules in place of moto's;
+  as they happen), and the broker's state read without requests;
+- ``filtering``: AWS's filter-policy rules in place of moto's;
 - ``contents``: a queue's messages read without receiving them.
 
 All of them are checked against the moto versions in ``version``; on any other

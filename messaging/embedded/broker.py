@@ -276,6 +276,7 @@ def _sqs_hooks(sqs: Any) -> list[tuple[Any, str, Any]]:
                 attributes=report_attributes(message.message_attributes),
                 group_id=message.group_id,
                 delay_seconds=max(0, int((message.delayed_until - message.sent_timestamp) / 1000)),
+                retention_seconds=int(queue.message_retention_period or 345_600),
                 via_topic=via,
             )
         )  # fmt: skip
@@ -365,15 +366,19 @@ def _resource(kind: str, action: str, arn: str) -> None:
 # --- Reading the broker's state
 
 
-def queue_depth(queue_arn: str) -> Depth | None:
-    """A queue's exact counters, read from moto's memory with one clock read; None
-    when the queue is gone. A scan of the queue (~0.2 ms at 3,000 messages)."""
+def _queue(queue_arn: str) -> Any:
     from moto.sqs.models import sqs_backends
 
     parts = queue_arn.split(":")
     if len(parts) < 6:
         return None
-    queue = sqs_backends[parts[4]][parts[3]].queues.get(parts[5])
+    return sqs_backends[parts[4]][parts[3]].queues.get(parts[5])
+
+
+def queue_depth(queue_arn: str) -> Depth | None:
+    """A queue's exact counters, read from moto's memory with one clock read; None
+    when the queue is gone. A scan of the queue (~0.2 ms at 3,000 messages)."""
+    queue = _queue(queue_arn)
     if queue is None:
         return None
     now = time.time() * 1000
@@ -386,6 +391,27 @@ def queue_depth(queue_arn: str) -> Depth | None:
         else:
             in_flight += 1
     return Depth(visible=visible, in_flight=in_flight, delayed=delayed)
+
+
+def queue_expire(queue_arn: str) -> tuple[list[tuple[str, int]], float | None]:
+    """Delete the messages older than the queue's retention period, as SQS does (moto
+    keeps them forever). Returns the expired ``(message id, receive count)`` pairs and
+    when the next one is due (epoch seconds), or None when the queue holds none."""
+    queue = _queue(queue_arn)
+    if queue is None:
+        return [], None
+    retention_ms = int(queue.message_retention_period or 345_600) * 1000
+    now = time.time() * 1000
+    with queue._messages_lock:
+        messages = queue._messages
+        gone = [m for m in messages if m.sent_timestamp + retention_ms <= now]
+        if gone:
+            queue._messages = [m for m in messages if m.sent_timestamp + retention_ms > now]
+            for m in gone:
+                queue.pending_messages.discard(m)
+        oldest = min((m.sent_timestamp for m in queue._messages), default=None)
+    next_due = None if oldest is None else (oldest + retention_ms) / 1000
+    return [(m.id, m.approximate_receive_count) for m in gone], next_due
 
 
 # --- Applying

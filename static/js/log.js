@@ -5,7 +5,7 @@ import { arnName, el, formatTime } from "./dom.js";
 
 const KEEP = 1000; // events kept for re-filtering
 const SHOW = 250; // entries in the DOM
-const TYPES = ["published", "delivered", "filtered", "received", "processed", "failed", "visibility_lapsed", "visibility_changed", "dead_lettered", "deduplicated", "resource_changed", "error", "depth"];
+const TYPES = ["published", "delivered", "filtered", "received", "processed", "failed", "visibility_lapsed", "visibility_changed", "dead_lettered", "deduplicated", "expired", "resource_changed", "error", "depth"];
 const PREVIEW = 80;
 const RENDER_MS = 150;
 const PER_RENDER = 30;
@@ -41,6 +41,8 @@ export function describe(e) {
       return `${n(e.queue_arn)}: ${e.worker} set visibility to ${e.timeout_seconds} s`;
     case "deduplicated":
       return `${n(e.queue_arn)}: duplicate dropped (deduplication id ${e.deduplication_id})`;
+    case "expired":
+      return `${n(e.queue_arn)}: expired unconsumed (retention period passed)`;
     case "dead_lettered":
       return `${n(e.queue_arn)} → ${n(e.dead_letter_arn)} after ${e.receive_count} receives`;
     case "depth":

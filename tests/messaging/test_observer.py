@@ -272,3 +272,25 @@ async def test_an_overflowing_hand_off_never_blocks_the_broker(conn: Connection,
         assert resync.seq > rec.of("error", code="ObserverOverflow")[0].seq
     finally:
         await engine.stop()
+
+
+async def test_a_message_past_its_retention_period_expires(observed, clients) -> None:
+    """SQS deletes what stays longer than the retention period; moto never did. (AWS's
+    minimum is 60 s; moto takes 2, which keeps this test short.)"""
+    engine, rec = observed
+    _, sqs = clients
+    url = await asyncio.to_thread(
+        lambda: sqs.create_queue(QueueName="brief", Attributes={"MessageRetentionPeriod": "2"})[
+            "QueueUrl"
+        ]
+    )
+    arn = await asyncio.to_thread(queue_arn, sqs, url)
+    trace = (await asyncio.to_thread(lambda: sqs.send_message(QueueUrl=url, MessageBody="x")))[
+        "MessageId"
+    ]
+    await rec.wait_for(lambda: rec.of("expired", trace_id=trace), within=6)
+    (expired,) = rec.of("expired", trace_id=trace)
+    assert expired.queue_arn == arn and expired.receive_count == 0  # type: ignore[attr-defined]
+    left = await asyncio.to_thread(lambda: sqs.receive_message(QueueUrl=url).get("Messages", []))
+    assert left == []
+    await rec.wait_for(lambda: engine.watcher.depths[arn].visible == 0)
