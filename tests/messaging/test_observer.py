@@ -19,6 +19,9 @@ from messaging.connection import Connection
 from messaging.engine import FlowEngine
 from messaging.events import FlowEmitter, FlowEvent
 from messaging.workers import WorkerSpec
+from tests.messaging.test_embedded_filtering import CASES as FILTER_CASES
+from tests.messaging.test_embedded_filtering import _drain as drain
+from tests.messaging.test_embedded_filtering import _subscribe as subscribe
 
 
 class Recorder:
@@ -294,3 +297,36 @@ async def test_a_message_past_its_retention_period_expires(observed, clients) ->
     left = await asyncio.to_thread(lambda: sqs.receive_message(QueueUrl=url).get("Messages", []))
     assert left == []
     await rec.wait_for(lambda: engine.watcher.depths[arn].visible == 0)
+
+
+@pytest.mark.parametrize("case", FILTER_CASES, ids=lambda case: case.id)
+async def test_the_trace_says_what_the_broker_decided(observed, clients, case) -> None:
+    """Filter policies AWS documents and moto 5.2.5 got wrong: what arrives in the
+    queue, what Flowdash's evaluator says and what the live trace says agree."""
+    _, rec = observed
+    sns, sqs = clients
+
+    def publish_all() -> tuple[list[str], list[str]]:
+        topic = sns.create_topic(Name="decisions")["TopicArn"]
+        url = sqs.create_queue(QueueName=case.id)["QueueUrl"]
+        subscribe(sns, topic, queue_arn(sqs, url), case.policy, case.scope)
+        ids = []
+        for message in case.messages:
+            request = {"TopicArn": topic, "Message": message.text}
+            if message.attributes:
+                request["MessageAttributes"] = message.attributes
+            ids.append(sns.publish(**request)["MessageId"])
+        return ids, drain(sqs, url)
+
+    ids, arrived = await asyncio.to_thread(publish_all)
+
+    def decided(trace: str) -> bool:
+        return bool(rec.of("delivered", trace_id=trace) or rec.of("filtered", trace_id=trace))
+
+    await rec.wait_for(lambda: all(decided(trace) for trace in ids))
+    for trace, message in zip(ids, case.messages, strict=True):
+        traced = bool(rec.of("delivered", trace_id=trace))
+        assert traced == message.delivered == (message.text in arrived), message
+        if not traced:
+            (filtered,) = rec.of("filtered", trace_id=trace)
+            assert filtered.reason  # type: ignore[attr-defined]
