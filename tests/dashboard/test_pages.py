@@ -161,5 +161,6 @@ def test_healthz_names_the_backend_and_no_secrets(client_in: Client, backend: st
     assert data["endpoint_url"] == backend
     assert set(data) == {
         "status", "backend", "endpoint_url", "region", "resource_prefix",
-        "aws_requests", "aws_requests_total", "moto_fastpath", "moto_inprocess",
+        "aws_requests", "aws_requests_total", "moto_fastpath", "moto_inprocess", "observer",
     }  # fmt: skip
+    assert data["observer"] == "outside"  # an endpoint is watched from outside
