@@ -65,10 +65,12 @@ class FlowEngine:
             self.observer = EmbeddedObserver(
                 emitter, self.correlator, depth_read=queue_depth, expire=queue_expire,
                 depths=self.watcher.depths,
-                on_resource=self.watcher.refresh_soon, consumers=self.workers.stats,
+                on_resource=self.watcher.refresh_soon,
+                generation=lambda: self.watcher.generation, consumers=self.workers.stats,
             )  # fmt: skip
+            observer = self.observer
             self.watcher.on_refresh(
-                lambda index: self.observer and self.observer.queues_known(list(index.queues))
+                lambda index: observer.topology_read(self.watcher.generation, list(index.queues))
             )
         self._wanted: dict[str, WorkerSpec] = {}
         self._task: asyncio.Task[None] | None = None

@@ -109,6 +109,7 @@ class EmbeddedObserver:
         expire: Expire,
         depths: dict[str, QueueDepth],
         on_resource: Callable[[], None],
+        generation: Callable[[], int],
         consumers: dict[str, WorkerStats],
         capacity: int = BUFFER_CAPACITY,
     ) -> None:
@@ -120,6 +121,10 @@ class EmbeddedObserver:
         #: Shared with the snapshot: what each queue's bar shows.
         self.depths = depths
         self._on_resource = on_resource
+        self._generation = generation
+        #: Resource changes waiting for a topology read that includes them, with the
+        #: number of the last read begun before them (see ``topology_read``).
+        self._pending: list[tuple[int, ResourceReport]] = []
         #: Shared with the workers' stats: outside clients show as consumers beside them.
         self._consumers = consumers
         self._capacity = capacity
@@ -190,8 +195,18 @@ class EmbeddedObserver:
         self._dirty.update(self.depths)
         self._on_resource()
 
-    def queues_known(self, queue_arns: list[str]) -> None:
-        """The topology was read: read the depth of queues new to the picture."""
+    def topology_read(self, generation: int, queue_arns: list[str]) -> None:
+        """A topology read numbered ``generation`` finished.
+
+        Resource changes are announced only now, once the snapshot a viewer fetches on
+        ``resource_changed`` includes them; and queues new to the picture get a depth.
+        """
+        ready = [report for seen, report in self._pending if seen < generation]
+        self._pending = [(seen, report) for seen, report in self._pending if seen >= generation]
+        for report in ready:
+            self._emitter.emit(
+                ResourceChanged, kind=report.kind, action=report.action, arn=report.arn
+            )
         for arn in list(self.depths):
             if arn not in queue_arns:
                 del self.depths[arn]
@@ -428,7 +443,12 @@ class EmbeddedObserver:
         self._arm(entry)
 
     def _resource(self, report: ResourceReport) -> None:
-        self._emitter.emit(ResourceChanged, kind=report.kind, action=report.action, arn=report.arn)
+        if report.action == "purged":
+            self._emitter.emit(
+                ResourceChanged, kind=report.kind, action=report.action, arn=report.arn
+            )  # the topology is the same: no read to wait for
+        else:
+            self._pending.append((self._generation(), report))
         if report.kind == "queue":
             if report.action == "deleted":
                 self.depths.pop(report.arn, None)

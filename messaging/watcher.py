@@ -124,6 +124,9 @@ class Watcher:
         #: watcher only reads the topology when a report says it changed (no periodic
         #: reads, no taps, no depth samples; depths are the observer's).
         self.outside = outside
+        #: Counts topology reads as they start: a read numbered above a change's number
+        #: began after the change, so its picture includes it.
+        self.generation = 0
         self.depths: dict[str, QueueDepth] = {}
         self.ready = asyncio.Event()
         self._refresh_wanted = asyncio.Event()
@@ -190,6 +193,7 @@ class Watcher:
 
     async def refresh(self, *, full: bool = True) -> None:
         """Read the topology; ``full=False`` reuses queue attributes that are still fresh."""
+        self.generation += 1
         started = time.monotonic()
         fresh = self.refresh_seconds * ATTRIBUTES_STALE
         known = {

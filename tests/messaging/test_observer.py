@@ -78,6 +78,18 @@ def queue_arn(sqs, url: str) -> str:
 async def test_another_programs_fanout_is_seen_whole_and_at_once(observed, clients) -> None:
     engine, rec = observed
     sns, sqs = clients
+    in_snapshot: list[bool] = []
+
+    def check(event: FlowEvent) -> None:
+        # A viewer resyncs on resource_changed: the snapshot must have the change by then.
+        if event.type == "resource_changed" and event.action == "created":  # type: ignore[attr-defined]
+            topology = engine.snapshot()["topology"]
+            arns = {
+                r["arn"] for kind in ("topics", "queues", "subscriptions") for r in topology[kind]
+            }
+            in_snapshot.append(event.arn in arns)  # type: ignore[attr-defined]
+
+    engine.emitter.subscribe(check)
 
     def build_and_publish() -> tuple[str, list[str], list[str], float]:
         topic = sns.create_topic(Name="fanout")["TopicArn"]
@@ -93,6 +105,8 @@ async def test_another_programs_fanout_is_seen_whole_and_at_once(observed, clien
     await rec.wait_for(lambda: len(rec.of("delivered")) == 90)
     (created,) = rec.of("resource_changed", kind="topic", arn=topic)
     assert rec.arrived[rec.events.index(created)] - created_at < 1.0
+    await rec.wait_for(lambda: len(in_snapshot) == 7)  # a topic, 3 queues, 3 subscriptions
+    assert all(in_snapshot)
     assert {e.trace_id for e in rec.of("published")} == set(ids)  # type: ignore[attr-defined]
     assert all(e.client.startswith("Boto3/") for e in rec.of("published"))  # type: ignore[attr-defined]
     assert all(e.source == "external" for e in rec.of("published"))  # type: ignore[attr-defined]
