@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import urllib.request
 from collections.abc import Iterator
 
@@ -31,4 +32,7 @@ def moto_url(moto_server: str) -> str:
 
 @pytest.fixture
 def conn(moto_url: str) -> Connection:
-    return Connection(BackendConfig(), endpoint_url=moto_url)
+    """Flowdash's connection; ``FLOWDASH_OBSERVER=outside`` runs the suite through the
+    outside path (taps and samples) on the same embedded moto."""
+    observer = os.environ.get("FLOWDASH_OBSERVER", "inside")
+    return Connection(BackendConfig(observer=observer), endpoint_url=moto_url)

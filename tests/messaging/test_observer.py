@@ -53,7 +53,8 @@ class Recorder:
 async def observed(conn: Connection):
     emitter = FlowEmitter()
     recorder = Recorder(emitter)
-    engine = FlowEngine(conn, emitter)
+    inside = Connection(replace(conn.config, observer="inside"), endpoint_url=conn.endpoint_url)
+    engine = FlowEngine(inside, emitter)
     assert engine.observation == "inside"
     await engine.start()
     yield engine, recorder
@@ -258,7 +259,7 @@ async def test_an_overflowing_hand_off_never_blocks_the_broker(conn: Connection,
     drops are counted and viewers are told to resync."""
     emitter = FlowEmitter()
     rec = Recorder(emitter)
-    small = Connection(replace(conn.config), endpoint_url=conn.endpoint_url)
+    small = Connection(replace(conn.config, observer="inside"), endpoint_url=conn.endpoint_url)
     engine = FlowEngine(small, emitter)
     await engine.start()
     try:
