@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .conftest import Flow
-from .test_queue_page import XSS_BODY, tapped
+from .test_queue_page import XSS_BODY, watched
 
 
 def test_sms_and_email_deliveries_become_cards(flow: Flow, suffix: str) -> None:
@@ -13,7 +13,7 @@ def test_sms_and_email_deliveries_become_cards(flow: Flow, suffix: str) -> None:
             "POST", "/api/subscriptions",
             {"topic_arn": topic["arn"], "protocol": protocol, "endpoint": endpoint},
         )  # fmt: skip
-    tapped(flow, topic["arn"])
+    watched(flow, topic["arn"])
     flow.api(
         "POST", f"/api/topics/{topic['arn']}/publish", {"body": XSS_BODY, "subject": "Disk full"}
     )
