@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test test-outside lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# The same suite with the embedded backend watched from outside (taps and samples),
+# as Flowdash watches LocalStack and AWS.
+test-outside: install
+	FLOWDASH_OBSERVER=outside $(BIN)/python -m pytest tests/messaging tests/dashboard tests/browser tests/classroom
 
 lint: install
 	$(BIN)/ruff check .
