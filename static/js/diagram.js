@@ -247,11 +247,13 @@ export class Diagram {
     // Flowdash's workers are "<queue>#<n>"; any other consumer (an outside client seen by
     // the embedded observer, "<client> on <queue>", or a participant) shows its own name.
     const own = spec.kind === "worker" && name.includes("#");
-    const kindLabel = { topic: "topic", queue: spec.data.isDlq ? "DLQ" : "queue", worker: own ? "worker" : "consumer", more: "workers", external: spec.data.protocol }[spec.kind];
-    const shown = spec.kind !== "worker" ? name : own ? `#${name.split("#").pop()}` : name.split(" on ")[0];
+    // A consumer's own name (its client, e.g. "aws-cli/1.42.3") needs the room a kind label takes.
+    const kindLabel = { topic: "topic", queue: spec.data.isDlq ? "DLQ" : "queue", worker: own ? "worker" : null, more: "workers", external: spec.data.protocol }[spec.kind];
+    // A consumer shows its product ("aws-cli", "Boto3"); the title has version and queue.
+    const shown = spec.kind !== "worker" ? name : own ? `#${name.split("#").pop()}` : name.split(" on ")[0].split("/")[0];
     const head = el("div", { class: "node-head" },
       spec.kind === "worker" ? (parts.lamp = el("span", { class: "lamp" })) : null,
-      el("span", { class: "kind", text: kindLabel }),
+      kindLabel ? el("span", { class: "kind", text: kindLabel }) : null,
       el("span", { class: "name", text: shown, title: name }),
       spec.data.topic?.fifo || spec.data.queue?.fifo ? el("span", { class: "pill", text: "FIFO" }) : null,
     );
