@@ -109,13 +109,16 @@ def filter_policy_evaluate(
     scope: str = ATTRIBUTES,
     message_attributes: Mapping[str, Mapping[str, str]] | None = None,
     body: str = "",
+    validated: bool = False,
 ) -> FilterResult:
     """Decide as SNS would whether a subscription with ``policy`` gets this message.
 
     ``message_attributes`` may be in Publish shape (DataType/StringValue) or in the
     shape of an SNS envelope (Type/Value). Binary attributes are ignored, as SNS does.
+    ``validated``: ``policy`` is what ``filter_policy_validate`` returned, so the check
+    (most of the cost of a call) is not repeated for every copy of every publication.
     """
-    checked = filter_policy_validate(policy, scope=scope)
+    checked = policy if validated else filter_policy_validate(policy, scope=scope)
     if scope == ATTRIBUTES:
         attributes = message_attributes or {}
         document: dict[str, Any] = {}

@@ -172,8 +172,9 @@ def delivery_decide(
     try:
         policy = _parsed_policy(subscription, text, scope)
         return filter_policy_evaluate(
-            policy, scope=scope, message_attributes=message_attributes, body=message
-        )
+            policy, scope=scope, message_attributes=message_attributes, body=message,
+            validated=True,
+        )  # fmt: skip
     except InvalidInput as exc:
         # Only a policy stored while these rules were off can get here: AWS holds none.
         return FilterResult(False, f"the subscription's filter policy is one AWS refuses: {exc}")
