@@ -82,7 +82,10 @@ _localstack: dict[str, bool] = {}
 
 def inspector_kind(conn: Connection) -> InspectorKind:
     if conn.backend == "embedded":
-        return "embedded"
+        from .embedded.version import moto_supported
+
+        # On a moto whose internals were never read, only the receive-based look is safe.
+        return "embedded" if moto_supported("queue inspection") else "receive"
     if conn.backend == "endpoint" and conn.endpoint_url and _is_localstack(conn.endpoint_url):
         return "localstack"
     return "receive"
