@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-outside lint bench clean
+.PHONY: install system-deps run test test-outside lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,12 +18,16 @@ run: install
 	$(BIN)/python manage.py migrate --noinput
 	PYTHONUNBUFFERED=1 $(BIN)/python manage.py serve
 
-test: install
+# The system packages the tests need (Chromium, Redis): installed if missing and allowed.
+system-deps:
+	bash scripts/system_deps.sh
+
+test: system-deps install
 	$(BIN)/python -m pytest
 
 # The same suite with the embedded backend watched from outside (taps and samples),
 # as Flowdash watches LocalStack and AWS.
-test-outside: install
+test-outside: system-deps install
 	FLOWDASH_OBSERVER=outside $(BIN)/python -m pytest tests/messaging tests/dashboard tests/browser tests/classroom
 
 lint: install

@@ -124,7 +124,7 @@ def http_answers(url: str) -> bool:
 @contextmanager
 def cluster_up(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """Redis, flowwatch and two Daphne processes; stopped (Redis last) on the way out."""
-    redis_server = shutil.which("redis-server")
+    redis_server = shutil.which(os.environ.get("FLOWDASH_REDIS_SERVER", "redis-server"))
     assert redis_server, (
         "redis-server is not installed; the scale-out setup needs it "
         "(apt-get install redis-server, as .ci/run does)"
