@@ -402,8 +402,10 @@ class EmbeddedObserver:
         if entry is None:
             return  # deleted again, or received before the observer started
         self._forget(entry)
-        if report.client != FLOWDASH_CLIENT:
-            consumer = self._consumer(report.client, report.queue_arn)
+        # Credited to the consumer that received it: one program may receive and delete
+        # through different HTTP clients (Celery's kombu: pycurl, then boto3).
+        if entry.client != FLOWDASH_CLIENT:
+            consumer = self._consumer(entry.client, report.queue_arn)
             consumer.processed += 1
             consumer.busy = False
             self._emitter.emit(
@@ -411,6 +413,12 @@ class EmbeddedObserver:
                 worker=consumer.name, message_id=entry.message_id,
                 duration_ms=max(0, int((report.ts - entry.received_at) * 1000)),
             )  # fmt: skip
+
+    def _holder(self, entry: _InFlight) -> str:
+        """Who holds an in-flight message: the consumer that received it."""
+        if entry.client == FLOWDASH_CLIENT:
+            return FLOWDASH_CLIENT
+        return self._consumer(entry.client, entry.queue_arn).name
 
     def _consumer(self, client: str | None, queue_arn: str) -> WorkerStats:
         """An outside client consuming a queue: one consumer per client and queue, named
@@ -431,7 +439,7 @@ class EmbeddedObserver:
             return
         self._emitter.emit(
             VisibilityChanged, trace_id=entry.trace_id, queue_arn=report.queue_arn,
-            message_id=entry.message_id, worker=report.client or "unknown client",
+            message_id=entry.message_id, worker=self._holder(entry),
             timeout_seconds=report.timeout_seconds,
         )  # fmt: skip
         if report.timeout_seconds <= 0:

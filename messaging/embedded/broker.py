@@ -67,6 +67,16 @@ def _report(report: Report) -> None:
     sink = _sink
     if sink is not None:
         sink(report)
+    for listener in extra_listeners:
+        listener(report)
+
+
+# --- Extra listeners
+#: Called with every report after the sink, in moto's request thread, whether or not a
+#: sink is set. The sink is the observer's alone; these are for others that only need to
+#: know that something changed (``persistence`` marks its state dirty). Each must be
+#: O(1) and never raise. Append and remove; nothing else.
+extra_listeners: list[Sink] = []
 
 
 def _client() -> str | None:
@@ -75,11 +85,18 @@ def _client() -> str | None:
 
 def client_identity(user_agent: str) -> str:
     """A client's name from its user agent: ``flowdash`` for Flowdash's own clients,
-    else the first product token (``aws-cli/1.42.3``, ``Boto3/1.44.8``)."""
+    else the first product token (``aws-cli/1.42.3``, ``Boto3/1.44.8``); for a
+    ``Mozilla/5.0 (compatible; X)`` one, X (kombu's receives: ``pycurl``)."""
     tokens = user_agent.split()
     if FLOWDASH_CLIENT in tokens:
         return FLOWDASH_CLIENT
-    return tokens[0][:80] if tokens else "unknown client"
+    if not tokens:
+        return "unknown client"
+    if tokens[0].startswith("Mozilla/") and "(compatible;" in user_agent:
+        compatible = user_agent.split("(compatible;", 1)[1].split(")", 1)[0].split(";")[0]
+        if compatible.strip():
+            return compatible.strip()[:80]
+    return tokens[0][:80]
 
 
 class ClientMiddleware:

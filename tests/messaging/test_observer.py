@@ -145,6 +145,7 @@ async def test_an_outside_consumer_shows_its_receives_and_deletes(observed, clie
     assert received.worker.startswith("Boto3/") and received.worker.endswith(" on jobs")  # type: ignore[attr-defined]
     (changed,) = rec.of("visibility_changed", trace_id=trace)
     assert changed.timeout_seconds == 60  # type: ignore[attr-defined]
+    assert changed.worker == received.worker  # type: ignore[attr-defined]
     (processed,) = rec.of("processed", trace_id=trace)
     assert processed.worker == received.worker  # type: ignore[attr-defined]
     # The consumer is listed with the workers, so a snapshot draws it.
