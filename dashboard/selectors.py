@@ -1,4 +1,4 @@
-"""Reads of what Flowdash stored: flow events and traces."""
+"""Reads of what Flowdash stored: flow events, traces, HTTP deliveries, API tokens."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from messaging.filter_policy import filter_policy_evaluate, filter_policy_validate
 
-from .models import FlowEventRecord
+from .models import ApiToken, FlowEventRecord, HttpDelivery, token_digest
 
 
 def trace_get(*, trace_id: str) -> list[dict[str, Any]]:
@@ -25,11 +25,6 @@ def trace_get(*, trace_id: str) -> list[dict[str, Any]]:
         }
         for row in rows
     ]
-
-
-def events_recent(*, after_seq: int = 0, limit: int = 200) -> list[dict[str, Any]]:
-    rows = FlowEventRecord.objects.filter(seq__gt=after_seq).order_by("seq")[:limit]
-    return [row.data for row in rows]
 
 
 def policy_preview(
@@ -66,8 +61,6 @@ def outbox_recent(
     """What SNS sent outside SQS, newest first: deliveries to SMS, email, HTTP and push
     subscriptions (from the flow events), what reached Flowdash's own HTTP receiver,
     and, with the embedded backend, the direct SMS and push sends moto recorded."""
-    from .models import HttpDelivery
-
     delivered = list(
         FlowEventRecord.objects.filter(type="delivered", data__protocol__in=OUTSIDE_SQS)
         .order_by("-seq")
@@ -97,3 +90,17 @@ def outbox_recent(
         for r in reversed(embedded_records[-limit:])
     ]
     return cards
+
+
+def http_deliveries_list(*, after_id: int = 0, limit: int = 100) -> list[HttpDelivery]:
+    """What SNS POSTed to Flowdash's own HTTP receiver after ``after_id``, newest first
+    (the model's ordering), so a page can poll for what is new."""
+    return list(HttpDelivery.objects.filter(id__gt=after_id)[:limit])
+
+
+def api_token_get(*, token: str) -> ApiToken | None:
+    """The active token with this secret, with its user; found by digest, since only
+    the digest is stored."""
+    return (
+        ApiToken.objects.active().select_related("user").filter(digest=token_digest(token)).first()
+    )

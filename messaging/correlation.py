@@ -26,7 +26,7 @@ from typing import Any
 from .envelope import SnsEnvelope
 from .events import Delivered, Filtered, FlowEmitter, Published
 from .filter_policy import filter_policy_evaluate
-from .publishing import ReceivedMessage
+from .receiving import ReceivedMessage
 from .topology import TopologyIndex
 
 RAW_WAIT_SECONDS = 2.0

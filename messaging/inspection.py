@@ -23,7 +23,7 @@ from typing import Any, Literal
 from .connection import Connection
 from .envelope import SnsEnvelope, envelope_parse
 from .errors import BackendUnavailable
-from .publishing import queue_receive
+from .receiving import queue_receive
 from .resources import Queue, ownership_check
 
 InspectorKind = Literal["embedded", "localstack", "receive"]

@@ -1,36 +1,42 @@
-"""Publishing to topics, sending to queues, and peeking into queues.
+"""Publishing to topics and sending to queues, one message or a batch.
 
 Input is checked against SNS/SQS's limits first (`validation`), so an oversize
 message or a FIFO send without a group id gets a message naming the field
-instead of whatever the backend says. Peeking is a real ReceiveMessage: it
-hides the messages for the chosen visibility timeout and raises their receive
-count, which is why the dashboard only does it when a user asks.
+instead of whatever the backend says.
 
 The batch calls (PublishBatch, SendMessageBatch: up to 10 messages) check each
 entry as the single calls do and fail only the bad entries, as AWS does; they
 exist because over HTTP one request costs more than one message (the JSON
 API's per-request floor is several milliseconds), so ten per request is what a
 script that sends a lot should use.
+
+Receiving (receive, delete, release, ``received_message``) lives in
+``receiving``; its names are re-exported here because the workers, the watcher,
+the flow bus and the pages still take them from this module.
 """
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .connection import Connection
-from .envelope import SnsEnvelope, envelope_parse
 from .errors import FlowdashError, InvalidInput, aws_errors
+from .receiving import ReceivedMessage as ReceivedMessage
+from .receiving import message_delete as message_delete
+from .receiving import message_release as message_release
+from .receiving import queue_receive as queue_receive
+from .receiving import received_message as received_message
 from .resources import (
     arn_name,
     ownership_check,
     queue_content_deduplication,
     resource_cache,
     topic_content_deduplication,
+    url_name,
 )
 from .validation import (
     BATCH_MAX,
@@ -38,7 +44,6 @@ from .validation import (
     FIFO_SUFFIX,
     SNS_MAX_MESSAGE_BYTES,
     SQS_MAX_MESSAGE_BYTES,
-    VISIBILITY_TIMEOUT_MAX,
     MessageAttribute,
     body_validate,
     fifo_ids_validate,
@@ -52,19 +57,6 @@ from .validation import (
 class PublishResult:
     message_id: str
     sequence_number: str | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ReceivedMessage:
-    message_id: str
-    receipt_handle: str
-    body: str
-    receive_count: int
-    sent_timestamp: int | None
-    message_group_id: str | None = None
-    system_attributes: dict[str, str] = field(default_factory=dict)
-    message_attributes: list[MessageAttribute] = field(default_factory=list)
-    envelope: SnsEnvelope | None = None
 
 
 def topic_publish(
@@ -107,7 +99,7 @@ def queue_send(
     deduplication_id: str | None = None,
 ) -> PublishResult:
     conn.write_check()
-    ownership_check(conn, _queue_name(queue_url))
+    ownership_check(conn, url_name(queue_url))
     params, _ = _queue_message(
         conn,
         queue_url,
@@ -207,7 +199,7 @@ def queue_send_batch(
     """SendMessageBatch: up to 10 messages in one request, each checked as ``queue_send``
     checks one; a bad entry fails alone and the rest are sent."""
     conn.write_check()
-    ownership_check(conn, _queue_name(queue_url))
+    ownership_check(conn, url_name(queue_url))
     checked, failed = _batch_check(
         entries,
         SQS_MAX_MESSAGE_BYTES,
@@ -374,55 +366,6 @@ def _size(body: str, attributes: Iterable[MessageAttribute]) -> int:
     return len(body.encode()) + sum(a.size for a in attributes)
 
 
-def queue_receive(
-    conn: Connection,
-    *,
-    queue_url: str,
-    max_messages: int = BATCH_MAX,
-    visibility_timeout: int | None = None,
-    wait_seconds: int = 0,
-) -> list[ReceivedMessage]:
-    conn.write_check()
-    ownership_check(conn, _queue_name(queue_url))
-    int_in_range(max_messages, field="max_messages", low=1, high=BATCH_MAX, what="Messages")
-    int_in_range(
-        visibility_timeout,
-        field="visibility_timeout",
-        low=0,
-        high=VISIBILITY_TIMEOUT_MAX,
-        what="The visibility timeout (seconds)",
-    )
-    kwargs: dict[str, Any] = {
-        "QueueUrl": queue_url,
-        "MaxNumberOfMessages": max_messages,
-        "WaitTimeSeconds": wait_seconds,
-        "MessageAttributeNames": ["All"],
-        "MessageSystemAttributeNames": ["All"],
-    }
-    if visibility_timeout is not None:
-        kwargs["VisibilityTimeout"] = visibility_timeout
-    with aws_errors(field="queue"):
-        response = conn.sqs.receive_message(**kwargs)
-    return [received_message(m) for m in response.get("Messages", [])]
-
-
-def message_delete(conn: Connection, *, queue_url: str, receipt_handle: str) -> None:
-    conn.write_check()
-    ownership_check(conn, _queue_name(queue_url))
-    with aws_errors(field="receipt_handle"):
-        conn.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=receipt_handle)
-
-
-def message_release(conn: Connection, *, queue_url: str, receipt_handle: str) -> None:
-    """Make a received message visible again at once, for the next consumer."""
-    conn.write_check()
-    ownership_check(conn, _queue_name(queue_url))
-    with aws_errors(field="receipt_handle"):
-        conn.sqs.change_message_visibility(
-            QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=0
-        )
-
-
 def message_options(
     attributes: Iterable[MessageAttribute], group_id: str | None, deduplication_id: str | None
 ) -> dict[str, Any]:
@@ -435,35 +378,6 @@ def message_options(
     if deduplication_id:
         options["MessageDeduplicationId"] = deduplication_id
     return options
-
-
-def received_message(message: dict[str, Any]) -> ReceivedMessage:
-    """A boto3 ReceiveMessage entry as Flowdash's own type, envelope parsed."""
-    system = message.get("Attributes", {})
-    attributes = []
-    for name, value in message.get("MessageAttributes", {}).items():
-        data_type = value.get("DataType", "String")
-        if "BinaryValue" in value:
-            text = base64.b64encode(value["BinaryValue"]).decode()
-        else:
-            text = value.get("StringValue", "")
-        attributes.append(MessageAttribute(name=name, type=data_type, value=text))
-    sent = system.get("SentTimestamp")
-    return ReceivedMessage(
-        message_id=message["MessageId"],
-        receipt_handle=message["ReceiptHandle"],
-        body=message["Body"],
-        receive_count=int(system.get("ApproximateReceiveCount", 1)),
-        sent_timestamp=int(sent) if sent else None,
-        message_group_id=system.get("MessageGroupId"),
-        system_attributes=system,
-        message_attributes=attributes,
-        envelope=envelope_parse(message["Body"]),
-    )
-
-
-def _queue_name(queue_url: str) -> str:
-    return queue_url.rstrip("/").rsplit("/", 1)[-1]
 
 
 @contextmanager

@@ -15,6 +15,8 @@ from .validation import PHONE_RE, body_validate, resource_name_validate
 
 SMS_MAX_BYTES = 1600
 PLATFORMS = ("GCM", "APNS", "APNS_SANDBOX", "ADM", "BAIDU", "MPNS", "WNS")
+#: The account id moto gives every resource unless told otherwise.
+MOTO_ACCOUNT = "123456789012"
 
 
 def sms_send(conn: Connection, *, phone_number: str, body: str) -> str:
@@ -67,3 +69,17 @@ def push_send(conn: Connection, *, endpoint_arn: str, body: str) -> str:
     body_validate(body, limit=256 * 1024)
     with aws_errors(field="endpoint_arn"):
         return conn.sns.publish(TargetArn=endpoint_arn, Message=body)["MessageId"]
+
+
+def direct_sends_list(conn: Connection) -> list[dict[str, str]]:
+    """The SMS and mobile pushes published straight to a number or device (not through
+    a subscription), oldest first, each as ``{kind, message_id, to, body}``.
+
+    Only the embedded backend can answer: moto records these instead of sending them.
+    AWS keeps no such list, so on other backends the answer is empty.
+    """
+    if conn.backend != "embedded":
+        return []
+    from .embedded.contents import moto_sns_outbox  # moto is imported only when embedded
+
+    return moto_sns_outbox(account=MOTO_ACCOUNT, region=conn.config.region)

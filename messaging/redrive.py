@@ -20,7 +20,8 @@ from typing import Protocol
 
 from .connection import Connection
 from .errors import InvalidInput, aws_errors
-from .publishing import ReceivedMessage, message_options, queue_receive
+from .publishing import message_options
+from .receiving import ReceivedMessage, queue_receive
 from .resources import Queue
 from .validation import BATCH_MAX
 

@@ -14,7 +14,7 @@ from django.http import HttpRequest
 
 from messaging.errors import FlowdashError
 
-from . import services
+from . import scenario_services as services
 from .models import ClassSession, Participant, Scenario
 
 

@@ -20,7 +20,9 @@ from ninja.security import APIKeyCookie, SessionAuthIsStaff
 
 from messaging.validation import MessageAttribute
 
-from . import class_services, selectors, services
+from . import scenario_services as services
+from . import selectors
+from . import session_services as class_services
 from .errors import NOT_JOINED, ClassroomError
 from .models import Participant
 

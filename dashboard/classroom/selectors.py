@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from messaging.publishing import received_message
+from messaging.receiving import received_message
 from messaging.resources import arn_name
 from messaging.validation import FIFO_SUFFIX
 

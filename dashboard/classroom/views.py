@@ -19,7 +19,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from messaging.errors import FlowdashError
 
-from . import class_services, selectors
+from . import selectors
+from . import session_services as class_services
 from .api import PARTICIPANT_SESSION_KEY, participant_from_session
 from .errors import CLASS_ENDED, REMOVED
 from .models import ClassSession, Scenario

@@ -1,39 +1,22 @@
-"""Topics and queues: create, read, delete, each idempotent where AWS is.
+"""SQS queues: create (with a dead-letter queue), read, list, delete, purge.
 
-Every name goes through the resource prefix: on real AWS Flowdash shares the
-account with other software, so it lists only names under the prefix and
-refuses to change anything else. Each AWS call costs a request; the listings
-here cost one request per resource (attributes are not in the List* answers),
-which is why the watcher samples depth itself rather than calling these.
-
-Two answers are cached (``resource_cache``), because the send path would
-otherwise ask for them on every message, as an AWS user's script would not:
-queue URLs (Flowdash's API names queues by ARN; a GetQueueUrl per send doubled
-the cost of a send through the API) and FIFO content-based deduplication (a
-Get*Attributes per FIFO publish without a deduplication id). Both are forgotten
-when Flowdash deletes the resource, and by a caller that finds them wrong.
+Queues are addressed by URL here, as SQS does; ``queue_url`` resolves the ARN
+Flowdash's API uses (a GetQueueUrl, cached for the send path by
+``queue_url_cached``). Listing costs one ListQueues page per 1,000 queues plus a
+GetQueueAttributes per queue, which is why the watcher samples depth itself
+rather than calling these.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import threading
-import time
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .connection import Connection
-from .errors import (
-    InvalidInput,
-    OutsidePrefix,
-    ResourceConflict,
-    ResourceNotFound,
-    aws_errors,
-)
-from .validation import (
+from ..connection import Connection
+from ..errors import InvalidInput, ResourceConflict, ResourceNotFound, aws_errors
+from ..validation import (
     DELAY_SECONDS_MAX,
     FIFO_SUFFIX,
     MAX_RECEIVE_COUNT_MAX,
@@ -44,10 +27,9 @@ from .validation import (
     int_in_range,
     resource_name_validate,
 )
+from .cache import SETTING_TTL, resource_cache
+from .names import TAGS, arn_name, is_listed, ownership_check, qualified_name, url_name
 
-#: Flowdash's own tap queues live under this mark and stay out of listings.
-TAP_MARK = "fdtap-"
-TAGS = {"managed-by": "flowdash"}
 DEFAULT_MAX_RECEIVE_COUNT = 5
 
 
@@ -67,15 +49,6 @@ class Depth:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Topic:
-    arn: str
-    name: str
-    fifo: bool
-    content_based_deduplication: bool = False
-    attributes: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class Queue:
     url: str
     arn: str
@@ -88,97 +61,30 @@ class Queue:
     attributes: dict[str, str] = field(default_factory=dict)
 
 
-def arn_name(arn: str) -> str:
-    return arn.rsplit(":", 1)[-1]
+@dataclass(frozen=True, slots=True)
+class _Setting:
+    """One numeric setting of ``queue_create``: its SQS attribute and allowed range."""
+
+    attribute: str
+    low: int
+    high: int
+    #: How error messages name it.
+    what: str
 
 
-def qualified_name(conn: Connection, name: str) -> str:
-    """The full AWS name: the prefix is added unless the user already typed it."""
-    name = name.strip()
-    return name if name.startswith(conn.prefix) else conn.prefix + name
-
-
-def ownership_check(conn: Connection, name: str) -> None:
-    if not name.startswith(conn.prefix):
-        raise OutsidePrefix(
-            f"{name!r} is not under Flowdash's resource prefix {conn.prefix!r}; "
-            "Flowdash leaves it alone.",
-            code="OutsidePrefix",
-        )
-
-
-def is_listed(conn: Connection, name: str) -> bool:
-    return name.startswith(conn.prefix) and not name.startswith(conn.prefix + TAP_MARK)
-
-
-# Topics ---------------------------------------------------------------------------
-
-
-def topic_create(
-    conn: Connection, *, name: str, fifo: bool = False, content_based_deduplication: bool = False
-) -> Topic:
-    conn.write_check()
-    name = resource_name_validate(qualified_name(conn, name), kind="topic", fifo=fifo)
-    if content_based_deduplication and not fifo:
-        raise InvalidInput(
-            "Content-based deduplication applies only to FIFO topics.",
-            field="content_based_deduplication",
-        )
-    attributes = {"FifoTopic": "true"} if fifo else {}
-    if content_based_deduplication:
-        attributes["ContentBasedDeduplication"] = "true"
-    tags = [{"Key": k, "Value": v} for k, v in TAGS.items()]
-    with aws_errors(field="name"):
-        arn = conn.sns.create_topic(Name=name, Attributes=attributes, Tags=tags)["TopicArn"]
-    conn.notify("topology.changed")
-    return topic_get(conn, arn=arn)
-
-
-def topic_get(conn: Connection, *, arn: str) -> Topic:
-    ownership_check(conn, arn_name(arn))
-    with aws_errors():
-        attributes = conn.sns.get_topic_attributes(TopicArn=arn)["Attributes"]
-    return Topic(
-        arn=arn,
-        name=arn_name(arn),
-        fifo=attributes.get("FifoTopic") == "true",
-        content_based_deduplication=attributes.get("ContentBasedDeduplication") == "true",
-        attributes=attributes,
-    )
-
-
-def topic_arns(conn: Connection) -> list[str]:
-    arns: list[str] = []
-    with aws_errors():
-        for page in conn.sns.get_paginator("list_topics").paginate():
-            arns.extend(
-                t["TopicArn"]
-                for t in page.get("Topics", [])
-                if is_listed(conn, arn_name(t["TopicArn"]))
-            )
-    return sorted(arns)
-
-
-def topic_list(conn: Connection) -> list[Topic]:
-    topics = []
-    for arn in topic_arns(conn):
-        try:
-            topics.append(topic_get(conn, arn=arn))
-        except ResourceNotFound:  # deleted between the listing and the read
-            continue
-    return topics
-
-
-def topic_delete(conn: Connection, *, arn: str) -> None:
-    conn.write_check()
-    ownership_check(conn, arn_name(arn))
-    with aws_errors():
-        conn.sns.delete_topic(TopicArn=arn)
-    resource_cache.forget(conn, arn)
-    conn.notify("topology.changed")
-
-
-# Queues ---------------------------------------------------------------------------
+#: The numeric settings ``queue_create`` takes, in the order they are checked.
+QUEUE_SETTINGS = {
+    "visibility_timeout": _Setting(
+        "VisibilityTimeout", 0, VISIBILITY_TIMEOUT_MAX, "The visibility timeout (seconds)"
+    ),
+    "delay_seconds": _Setting("DelaySeconds", 0, DELAY_SECONDS_MAX, "The delay (seconds)"),
+    "retention_seconds": _Setting(
+        "MessageRetentionPeriod", RETENTION_MIN, RETENTION_MAX, "The retention period (seconds)"
+    ),
+    "receive_wait_seconds": _Setting(
+        "ReceiveMessageWaitTimeSeconds", 0, RECEIVE_WAIT_MAX, "The receive wait time (seconds)"
+    ),
+}
 
 
 def queue_url(conn: Connection, *, arn: str) -> str:
@@ -193,55 +99,12 @@ def queue_url(conn: Connection, *, arn: str) -> str:
         ]
 
 
-class ResourceCache:
-    """Answers about a resource that AWS would give the same way every time, per connection.
-
-    Keyed by connection (weakly, so a new backend, or a test's fresh moto server, never
-    sees another one's answers) and by ``(kind, resource)``. An entry lives until its
-    resource is deleted through Flowdash or a caller finds it wrong and forgets it;
-    ``ttl`` bounds entries that could change outside Flowdash.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._data: weakref.WeakKeyDictionary[
-            Connection, dict[tuple[str, str], tuple[Any, float]]
-        ] = weakref.WeakKeyDictionary()
-
-    def get(self, conn: Connection, kind: str, resource: str) -> Any | None:
-        with self._lock:
-            value, expires = self._data.get(conn, {}).get((kind, resource), (None, 0.0))
-        return value if expires > time.monotonic() else None
-
-    def put(
-        self, conn: Connection, kind: str, resource: str, value: Any, ttl: float = math.inf
-    ) -> None:
-        with self._lock:
-            self._data.setdefault(conn, {})[(kind, resource)] = (value, time.monotonic() + ttl)
-
-    def forget(self, conn: Connection, *resources: str) -> None:
-        """Drop every entry about these resources (as key or as cached value)."""
-        gone = set(resources)
-        with self._lock:
-            entries = self._data.get(conn)
-            for key, (value, _) in list((entries or {}).items()):
-                if key[1] in gone or value in gone:
-                    del entries[key]  # type: ignore[union-attr]
-
-
-resource_cache = ResourceCache()
-
-#: How long a cached FIFO setting is trusted: SetTopicAttributes or SetQueueAttributes
-#: outside Flowdash can change content-based deduplication without telling us.
-SETTING_TTL = 30.0
-
-
 def queue_url_cached(conn: Connection, *, arn: str) -> str:
     """``queue_url`` without the GetQueueUrl once the ARN is known: for the send path.
 
     Not for existence checks: a queue deleted outside Flowdash stays cached until a
     call on its URL fails. Callers that get ``ResourceNotFound`` from that call
-    ``resource_cache.forget`` it and resolve again (see ``dashboard.api.queue_send``).
+    ``resource_cache.forget`` it and resolve again (see ``dashboard.services.queue_send``).
     """
     url: str | None = resource_cache.get(conn, "queue_url", arn)
     if url is None:
@@ -250,20 +113,9 @@ def queue_url_cached(conn: Connection, *, arn: str) -> str:
     return url
 
 
-def topic_content_deduplication(conn: Connection, *, arn: str) -> bool:
-    """Whether a FIFO topic deduplicates by content: a FIFO publish without a
-    deduplication id needs it, and asking costs a GetTopicAttributes per publish."""
-    cached: bool | None = resource_cache.get(conn, "cbd", arn)
-    if cached is None:
-        with aws_errors(field="topic"):
-            attributes = conn.sns.get_topic_attributes(TopicArn=arn)["Attributes"]
-        cached = attributes.get("ContentBasedDeduplication") == "true"
-        resource_cache.put(conn, "cbd", arn, cached, ttl=SETTING_TTL)
-    return cached
-
-
 def queue_content_deduplication(conn: Connection, *, url: str) -> bool:
-    """The same for a FIFO queue (one GetQueueAttributes, then cached)."""
+    """Whether a FIFO queue deduplicates by content: a FIFO send without a deduplication
+    id needs it (one GetQueueAttributes, then cached)."""
     cached: bool | None = resource_cache.get(conn, "cbd", url)
     if cached is None:
         with aws_errors(field="queue"):
@@ -276,7 +128,7 @@ def queue_content_deduplication(conn: Connection, *, url: str) -> bool:
 
 
 def queue_get(conn: Connection, *, url: str) -> Queue:
-    name = url.rstrip("/").rsplit("/", 1)[-1]
+    name = url_name(url)
     ownership_check(conn, name)
     with aws_errors(field="queue"):
         attributes = conn.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])[
@@ -301,10 +153,8 @@ def queue_urls(conn: Connection) -> list[str]:
     urls: list[str] = []
     with aws_errors():
         for page in conn.sqs.get_paginator("list_queues").paginate(**kwargs):
-            urls.extend(
-                u for u in page.get("QueueUrls", []) if is_listed(conn, u.rsplit("/", 1)[-1])
-            )
-    return sorted(urls, key=lambda u: u.rsplit("/", 1)[-1])
+            urls.extend(u for u in page.get("QueueUrls", []) if is_listed(conn, url_name(u)))
+    return sorted(urls, key=url_name)
 
 
 def queue_list(conn: Connection, *, known: Mapping[str, Queue] | None = None) -> list[Queue]:
@@ -338,115 +188,165 @@ def queue_create(
 ) -> Queue:
     """Create a queue, optionally with a dead-letter queue made alongside it.
 
-    A DLQ created here is deleted again if the main queue cannot be created, so a
-    failure leaves nothing behind.
+    Every input is checked before anything is created. A DLQ created here is deleted
+    again if the main queue cannot be created, so a failure leaves nothing behind.
     """
     conn.write_check()
     name = resource_name_validate(qualified_name(conn, name), kind="queue", fifo=fifo)
+    attributes = _queue_attributes(
+        fifo=fifo,
+        content_based_deduplication=content_based_deduplication,
+        settings={
+            "visibility_timeout": visibility_timeout,
+            "delay_seconds": delay_seconds,
+            "retention_seconds": retention_seconds,
+            "receive_wait_seconds": receive_wait_seconds,
+        },
+    )
+    max_receive_count = _max_receive_count(
+        dead_letter_queue_arn=dead_letter_queue_arn,
+        new_dead_letter_queue=new_dead_letter_queue,
+        max_receive_count=max_receive_count,
+    )
+    created_dlq: Queue | None = None
+    if new_dead_letter_queue:
+        created_dlq = _dead_letter_create(
+            conn, queue_name=name, name=new_dead_letter_queue, fifo=fifo
+        )
+        dead_letter_queue_arn = created_dlq.arn
+    elif dead_letter_queue_arn:
+        _dead_letter_check(conn, arn=dead_letter_queue_arn, fifo=fifo)
+    if dead_letter_queue_arn:
+        attributes["RedrivePolicy"] = _json_dumps(
+            {"deadLetterTargetArn": dead_letter_queue_arn, "maxReceiveCount": max_receive_count}
+        )
+    url = _create_or_roll_back(conn, name=name, attributes=attributes, created_dlq=created_dlq)
+    conn.notify("topology.changed")
+    return queue_get(conn, url=url)
+
+
+def queue_delete(conn: Connection, *, url: str) -> None:
+    conn.write_check()
+    ownership_check(conn, url_name(url))
+    with aws_errors(field="queue"):
+        conn.sqs.delete_queue(QueueUrl=url)
+    resource_cache.forget(conn, url)
+    conn.notify("topology.changed")
+
+
+def queue_purge(conn: Connection, *, url: str) -> None:
+    """Delete every message. AWS allows one purge per queue per 60 s."""
+    conn.write_check()
+    ownership_check(conn, url_name(url))
+    with aws_errors(field="queue"):
+        conn.sqs.purge_queue(QueueUrl=url)
+
+
+def dead_letter_sources(conn: Connection, *, queue: Queue) -> list[Queue]:
+    """The queues that park their failed messages in ``queue``."""
+    with aws_errors(field="queue"):
+        pages = conn.sqs.get_paginator("list_dead_letter_source_queues").paginate(
+            QueueUrl=queue.url
+        )
+        urls = [u for page in pages for u in page.get("queueUrls", [])]
+    return [queue_get(conn, url=u) for u in urls if is_listed(conn, url_name(u))]
+
+
+# queue_create's steps ---------------------------------------------------------------
+
+
+def _queue_attributes(
+    *, fifo: bool, content_based_deduplication: bool, settings: Mapping[str, int | None]
+) -> dict[str, str]:
+    """Check the queue's own settings against SQS's limits and turn them into
+    CreateQueue attributes (only those given: SQS's defaults apply to the rest)."""
     if content_based_deduplication and not fifo:
         raise InvalidInput(
             "Content-based deduplication applies only to FIFO queues.",
             field="content_based_deduplication",
         )
-    int_in_range(
-        visibility_timeout,
-        field="visibility_timeout",
-        low=0,
-        high=VISIBILITY_TIMEOUT_MAX,
-        what="The visibility timeout (seconds)",
-    )
-    int_in_range(
-        delay_seconds,
-        field="delay_seconds",
-        low=0,
-        high=DELAY_SECONDS_MAX,
-        what="The delay (seconds)",
-    )
-    int_in_range(
-        retention_seconds,
-        field="retention_seconds",
-        low=RETENTION_MIN,
-        high=RETENTION_MAX,
-        what="The retention period (seconds)",
-    )
-    int_in_range(
-        receive_wait_seconds,
-        field="receive_wait_seconds",
-        low=0,
-        high=RECEIVE_WAIT_MAX,
-        what="The receive wait time (seconds)",
-    )
+    attributes: dict[str, str] = {}
+    for key, value in settings.items():
+        setting = QUEUE_SETTINGS[key]
+        int_in_range(value, field=key, low=setting.low, high=setting.high, what=setting.what)
+        if value is not None:
+            attributes[setting.attribute] = str(value)
+    if fifo:
+        attributes["FifoQueue"] = "true"
+        if content_based_deduplication:
+            attributes["ContentBasedDeduplication"] = "true"
+    return attributes
+
+
+def _max_receive_count(
+    *,
+    dead_letter_queue_arn: str | None,
+    new_dead_letter_queue: str | None,
+    max_receive_count: int | None,
+) -> int | None:
+    """The dead-letter choice checked: one DLQ at most, and with one a maxReceiveCount
+    in AWS's range (Flowdash's default when none is given)."""
     if dead_letter_queue_arn and new_dead_letter_queue:
         raise InvalidInput(
             "Choose an existing dead-letter queue or name a new one, not both.",
             field="dead_letter_queue_arn",
         )
-    wants_dlq = bool(dead_letter_queue_arn or new_dead_letter_queue)
-    if wants_dlq:
-        max_receive_count = max_receive_count or DEFAULT_MAX_RECEIVE_COUNT
-        int_in_range(
-            max_receive_count,
-            field="max_receive_count",
-            low=1,
-            high=MAX_RECEIVE_COUNT_MAX,
-            what="maxReceiveCount",
-        )
-    attributes: dict[str, str] = {}
-    for key, value in (
-        ("VisibilityTimeout", visibility_timeout),
-        ("DelaySeconds", delay_seconds),
-        ("MessageRetentionPeriod", retention_seconds),
-        ("ReceiveMessageWaitTimeSeconds", receive_wait_seconds),
-    ):
-        if value is not None:
-            attributes[key] = str(value)
-    if fifo:
-        attributes["FifoQueue"] = "true"
-        if content_based_deduplication:
-            attributes["ContentBasedDeduplication"] = "true"
+    if not (dead_letter_queue_arn or new_dead_letter_queue):
+        return max_receive_count
+    max_receive_count = max_receive_count or DEFAULT_MAX_RECEIVE_COUNT
+    int_in_range(
+        max_receive_count,
+        field="max_receive_count",
+        low=1,
+        high=MAX_RECEIVE_COUNT_MAX,
+        what="maxReceiveCount",
+    )
+    return max_receive_count
 
-    created_dlq: Queue | None = None
-    if new_dead_letter_queue:
-        dlq_name = resource_name_validate(
-            qualified_name(conn, new_dead_letter_queue),
-            kind="queue",
-            fifo=fifo,
+
+def _dead_letter_create(conn: Connection, *, queue_name: str, name: str, fifo: bool) -> Queue:
+    """The new DLQ, made before its queue (whose RedrivePolicy needs the DLQ's ARN). A name
+    that exists is refused: reusing it would let a rollback delete a queue we did not make."""
+    dlq_name = resource_name_validate(
+        qualified_name(conn, name), kind="queue", fifo=fifo, field="new_dead_letter_queue"
+    )
+    if dlq_name == queue_name:
+        raise InvalidInput(
+            "A queue cannot be its own dead-letter queue.", field="new_dead_letter_queue"
+        )
+    if _queue_exists(conn, dlq_name):
+        raise ResourceConflict(
+            f"A queue named {dlq_name!r} exists already: choose it as the existing "
+            "dead-letter queue instead.",
             field="new_dead_letter_queue",
         )
-        if dlq_name == name:
-            raise InvalidInput(
-                "A queue cannot be its own dead-letter queue.", field="new_dead_letter_queue"
-            )
-        if _queue_exists(conn, dlq_name):
-            raise ResourceConflict(
-                f"A queue named {dlq_name!r} exists already: choose it as the existing "
-                "dead-letter queue instead.",
-                field="new_dead_letter_queue",
-            )
-        created_dlq = queue_create(conn, name=dlq_name, fifo=fifo)
-        dead_letter_queue_arn = created_dlq.arn
-    elif dead_letter_queue_arn:
-        dlq_name = arn_name(dead_letter_queue_arn)
-        if dlq_name.endswith(FIFO_SUFFIX) != fifo:
-            raise InvalidInput(
-                "The dead-letter queue of a FIFO queue must be FIFO, and of a standard queue "
-                "standard.",
-                field="dead_letter_queue_arn",
-            )
-        try:
-            queue_url(conn, arn=dead_letter_queue_arn)
-        except ResourceNotFound:
-            raise ResourceNotFound(
-                f"Dead-letter queue {dlq_name!r} does not exist.", field="dead_letter_queue_arn"
-            ) from None
-    if dead_letter_queue_arn:
-        attributes["RedrivePolicy"] = _json_dumps(
-            {"deadLetterTargetArn": dead_letter_queue_arn, "maxReceiveCount": max_receive_count}
-        )
+    return queue_create(conn, name=dlq_name, fifo=fifo)
 
+
+def _dead_letter_check(conn: Connection, *, arn: str, fifo: bool) -> None:
+    """An existing DLQ must exist and be of its queue's kind (FIFO or standard), as SQS
+    requires; checked here so the message names the field."""
+    dlq_name = arn_name(arn)
+    if dlq_name.endswith(FIFO_SUFFIX) != fifo:
+        raise InvalidInput(
+            "The dead-letter queue of a FIFO queue must be FIFO, and of a standard queue standard.",
+            field="dead_letter_queue_arn",
+        )
+    try:
+        queue_url(conn, arn=arn)
+    except ResourceNotFound:
+        raise ResourceNotFound(
+            f"Dead-letter queue {dlq_name!r} does not exist.", field="dead_letter_queue_arn"
+        ) from None
+
+
+def _create_or_roll_back(
+    conn: Connection, *, name: str, attributes: dict[str, str], created_dlq: Queue | None
+) -> str:
+    """CreateQueue; if it fails, the DLQ made for this queue is deleted again."""
     try:
         with aws_errors(field="name"):
-            url = conn.sqs.create_queue(QueueName=name, Attributes=attributes, tags=TAGS)[
+            return conn.sqs.create_queue(QueueName=name, Attributes=attributes, tags=TAGS)[
                 "QueueUrl"
             ]
     except ResourceConflict:
@@ -457,25 +357,6 @@ def queue_create(
     except Exception:
         _rollback(conn, created_dlq)
         raise
-    conn.notify("topology.changed")
-    return queue_get(conn, url=url)
-
-
-def queue_delete(conn: Connection, *, url: str) -> None:
-    conn.write_check()
-    ownership_check(conn, url.rstrip("/").rsplit("/", 1)[-1])
-    with aws_errors(field="queue"):
-        conn.sqs.delete_queue(QueueUrl=url)
-    resource_cache.forget(conn, url)
-    conn.notify("topology.changed")
-
-
-def queue_purge(conn: Connection, *, url: str) -> None:
-    """Delete every message. AWS allows one purge per queue per 60 s."""
-    conn.write_check()
-    ownership_check(conn, url.rstrip("/").rsplit("/", 1)[-1])
-    with aws_errors(field="queue"):
-        conn.sqs.purge_queue(QueueUrl=url)
 
 
 def _queue_exists(conn: Connection, name: str) -> bool:
@@ -499,13 +380,3 @@ def _json_or_none(text: str | None) -> dict[str, Any] | None:
 
 def _json_dumps(value: object) -> str:
     return json.dumps(value, separators=(",", ":"))
-
-
-def dead_letter_sources(conn: Connection, *, queue: Queue) -> list[Queue]:
-    """The queues that park their failed messages in ``queue``."""
-    with aws_errors(field="queue"):
-        pages = conn.sqs.get_paginator("list_dead_letter_source_queues").paginate(
-            QueueUrl=queue.url
-        )
-        urls = [u for page in pages for u in page.get("queueUrls", [])]
-    return [queue_get(conn, url=u) for u in urls if is_listed(conn, u.rsplit("/", 1)[-1])]

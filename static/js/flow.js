@@ -1,8 +1,9 @@
 // The flow page: wires the socket to the state, the diagram, the dots, the log, the
-// inspector and the side panel. The only global is `window.flowdash`, flags for tests:
-// {state, states (every state so far), connected, ready, lastSeq, dots} and two hooks:
-// drop() closes the socket as a server drop would; inject(message) hands the socket a
-// message as if the server had sent it (a frame after a gap, say).
+// inspector and the side panel. The only global is `window.flowdash`, the flags that
+// browser tests and bench/browser.py wait on and read: {state, states (every state so
+// far), ready, lastSeq, dots}. Under automation only (navigator.webdriver), the hooks
+// the tests drive the socket with are added from test_hooks.js before the socket starts;
+// no other browser loads that module.
 
 import { Cards } from "./cards.js";
 import { Diagram } from "./diagram.js";
@@ -15,11 +16,7 @@ import { FlowState } from "./state.js";
 
 const page = document.querySelector(".flow-page");
 const state = new FlowState();
-const flags = {
-  state: "connecting", states: [], connected: false, ready: false, lastSeq: null, dots: 0,
-  drop: () => socket.drop(),
-  inject: (message) => socket.receive(message),
-};
+const flags = { state: "connecting", states: [], ready: false, lastSeq: null, dots: 0 };
 window.flowdash = flags;
 
 const inspector = new Inspector(document.querySelector("dialog.trace-inspector"), state);
@@ -49,7 +46,6 @@ const STATE_TEXT = {
 function showState(name, detail) {
   flags.state = name;
   flags.states.push(name);
-  flags.connected = name === "live";
   indicator.dataset.state = name;
   const text = indicator.querySelector(".conn-text");
   text.textContent = STATE_TEXT[name] || name;
@@ -124,4 +120,5 @@ setInterval(() => {
 setInterval(() => state.sampleHistory(), 1000);
 
 showState("connecting");
+if (navigator.webdriver) (await import("./test_hooks.js")).testHooksInstall(flags, socket);
 socket.start();

@@ -14,7 +14,8 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils.html import escape
 
-from dashboard.classroom import class_services, services
+from dashboard.classroom import scenario_services as services
+from dashboard.classroom import session_services as class_services
 from dashboard.classroom.errors import (
     ALREADY_HOLDING,
     CLASS_ENDED,

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 
-from dashboard.classroom import services
+from dashboard.classroom import scenario_services as services
 from dashboard.classroom.loader import scenario_files
 
 pytestmark = pytest.mark.django_db(transaction=True)

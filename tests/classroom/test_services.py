@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from dashboard.classroom import services
+from dashboard.classroom import scenario_services as services
 from dashboard.classroom.definition import (
     MISSING_QUEUE,
     DefinitionError,

@@ -23,7 +23,7 @@ from botocore.parsers import ResponseParserError
 from django.contrib.auth.models import User
 from django.test import Client
 
-from dashboard import api as dashboard_api
+from dashboard.api import errors as dashboard_api
 from dashboard.backend import connection
 from dashboard.models import FlowEventRecord
 from messaging import publishing, resources

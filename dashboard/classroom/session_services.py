@@ -26,7 +26,8 @@ from django.utils import timezone
 
 from messaging import publishing, resources
 from messaging.errors import FlowdashError
-from messaging.publishing import PublishResult, ReceivedMessage, received_message
+from messaging.publishing import PublishResult
+from messaging.receiving import ReceivedMessage, received_message
 from messaging.resources import arn_name
 from messaging.validation import FIFO_SUFFIX, MessageAttribute
 

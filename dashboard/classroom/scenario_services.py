@@ -37,7 +37,6 @@ from ..backend import connection
 from ..flowbus import worker_spec
 from ..models import WorkerSetting
 from ..services import queue_redrive, worker_settings_set
-from .class_services import participants_release
 from .definition import (
     BASE_URL_MARK,
     BurstDef,
@@ -52,6 +51,7 @@ from .definition import (
 from .errors import NO_SUCH_ACTION, NO_WORKERS_HERE, NOT_LOADED, ClassroomError, ScenarioNotLoaded
 from .models import Scenario
 from .sending import burst_start, messages_send
+from .session_services import participants_release
 
 logger = logging.getLogger(__name__)
 
