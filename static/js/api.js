@@ -1,4 +1,4 @@
-// The JSON API (dashboard/api.py), called with the session cookie and Django's CSRF header.
+// The JSON API (dashboard/api/), called with the session cookie and Django's CSRF header.
 // Every error comes back as {"error": {code, message, field}}; callers show it next to `field`.
 
 function csrfToken() {

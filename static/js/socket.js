@@ -39,11 +39,6 @@ export class FlowSocket {
     this._connect();
   }
 
-  /** Close the socket as a server drop would (tests use it); reconnecting follows. */
-  drop() {
-    if (this.ws) this.ws.close(4000, "dropped for a test");
-  }
-
   stop() {
     this.stopped = true;
     clearTimeout(this.retryTimer);

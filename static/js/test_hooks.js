@@ -6,6 +6,6 @@
 //                            (a frame after a gap, say)
 
 export function testHooksInstall(flags, socket) {
-  flags.drop = () => socket.drop();
+  flags.drop = () => socket.ws?.close(4000, "dropped for a test");
   flags.inject = (message) => socket.receive(message);
 }
