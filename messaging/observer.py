@@ -191,7 +191,10 @@ class EmbeddedObserver:
             message=f"The live picture fell behind and skipped {dropped} broker reports; "
             "viewers are resynchronised.",
         )  # fmt: skip
-        self._emitter.emit(ResourceChanged, kind="flow", action="resync", arn="")
+        # Announced once a topology read that began after the drops has finished, so the
+        # snapshot viewers fetch has whatever the lost reports would have announced.
+        resync = ResourceReport(ts=time.time(), client=None, kind="flow", action="resync", arn="")
+        self._pending.append((self._generation(), resync))
         self._dirty.update(self.depths)
         self._on_resource()
 

@@ -286,6 +286,7 @@ async def test_an_overflowing_hand_off_never_blocks_the_broker(conn: Connection,
         assert sent.wait(timeout=10), "the broker waited for the observer"
         thread.join()
         await rec.wait_for(lambda: rec.of("error", code="ObserverOverflow"))
+        await rec.wait_for(lambda: rec.of("resource_changed", kind="flow", action="resync"))
         (resync,) = rec.of("resource_changed", kind="flow", action="resync")
         assert engine.observer.dropped_total > 0
         assert resync.seq > rec.of("error", code="ObserverOverflow")[0].seq
