@@ -19,6 +19,7 @@ from django.dispatch import receiver
 
 from messaging.connection import Connection
 from messaging.embedded import EmbeddedServer
+from messaging.embedded.persistence import STATE_FILE_NAME
 from messaging.engine import observation_mode
 
 _lock = threading.Lock()
@@ -42,8 +43,9 @@ def connection() -> Connection:
             # runs in this process (tests start their own); otherwise start it here.
             if config.backend == "embedded" and not config.endpoint_url:
                 _server = EmbeddedServer(
-                    host=config.moto_host, port=config.moto_port, fastpath=config.moto_fastpath
-                )
+                    host=config.moto_host, port=config.moto_port, fastpath=config.moto_fastpath,
+                    state_path=settings.VAR_DIR / STATE_FILE_NAME if config.persist else None,
+                )  # fmt: skip
                 endpoint = _server.start()
             _connection = Connection(config, endpoint_url=endpoint)
             _connection.on_change(_tell_engine)

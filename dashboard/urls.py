@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
-from . import receiver, views
+from . import definitions_views, receiver, views
 from .api import api
 
 urlpatterns = [
@@ -28,6 +28,11 @@ urlpatterns = [
         r"^queues/(?P<arn>[^/]+)/messages/(?P<action>delete|release)$",
         views.message_action,
         name="message_action",
+    ),
+    path("definitions/", definitions_views.definitions_page, name="definitions"),
+    path("definitions/import", definitions_views.definitions_apply, name="definitions_apply"),
+    path(
+        "definitions/download", definitions_views.definitions_download, name="definitions_download"
     ),
     path("class/", include("dashboard.classroom.urls")),
     path("api/", api.urls),

@@ -57,6 +57,9 @@ class BackendConfig:
     observer: str = "inside"
     #: Observe only: every call that would change AWS state is refused.
     read_only: bool = False
+    #: Embedded backend only: keep moto's state across restarts in the var directory
+    #: (messaging/embedded/persistence.py).
+    persist: bool = True
     #: Hosts an HTTP/HTTPS subscription may point at. SNS's servers call them, so an
     #: open list would let a user aim AWS at internal addresses. ``.example.com``
     #: allows subdomains too.
@@ -91,6 +94,7 @@ class BackendConfig:
             moto_inprocess=_flag(env.get("FLOWDASH_MOTO_INPROCESS", "1")),
             observer=_observer(env.get("FLOWDASH_OBSERVER", "inside")),
             read_only=_flag(env.get("FLOWDASH_READ_ONLY", "0")),
+            persist=_flag(env.get("FLOWDASH_PERSIST", "1")),
             http_allowed_hosts=tuple(
                 h.strip().lower()
                 for h in env.get("FLOWDASH_HTTP_ALLOWED_HOSTS", "").split(",")

@@ -10,7 +10,8 @@ here and nowhere else:
 - ``broker``: the embedded observer's hooks (every client's operations, reported
   as they happen), and the broker's state read without requests;
 - ``filtering``: AWS's filter-policy rules in place of moto's;
-- ``contents``: a queue's messages read without receiving them.
+- ``contents``: a queue's messages read without receiving them;
+- ``persistence``: moto's state kept across restarts in the var directory.
 
 All of them are checked against the moto versions in ``version``; on any other
 the server runs stock moto and says so.

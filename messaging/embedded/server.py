@@ -8,11 +8,16 @@ Stock moto slows down with every message a queue holds and never frees one, so
 ``start()`` first applies the fast path (``fastpath``) unless told not to;
 ``fastpath_active`` says whether it runs, for /healthz. The corrections
 (``fixes``) and AWS's filter-policy rules (``filtering``) are always applied.
+
+Given a ``state_path``, the server keeps its state across restarts
+(``persistence``): restored before it accepts a request, written while it
+changes and once more at ``stop()``; ``state_note`` says what was restored.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from moto.server import ThreadedMotoServer
 
@@ -21,6 +26,7 @@ from .fastpath import fastpath_apply, fastpath_revert
 from .filtering import filtering_apply
 from .fixes import fixes_apply
 from .inprocess import app_register, app_unregister
+from .persistence import WRITE_INTERVAL, StateKeeper
 
 logger = logging.getLogger(__name__)
 
@@ -28,14 +34,27 @@ logger = logging.getLogger(__name__)
 class EmbeddedServer:
     """Starts and stops moto's threaded server; ``url`` is known once started."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, fastpath: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        fastpath: bool = True,
+        state_path: Path | None = None,
+        state_interval: float = WRITE_INTERVAL,
+    ) -> None:
         self._host = host
         self._port = port
         self._fastpath = fastpath
+        self._state_path = state_path
+        self._state_interval = state_interval
         self._server: ThreadedMotoServer | None = None
+        self._keeper: StateKeeper | None = None
         self.url: str | None = None
         #: Whether moto runs with the fast path; False on a moto it does not know.
         self.fastpath_active = False
+        #: What became of the saved state at start (None: not kept).
+        self.state_note: str | None = None
 
     def start(self) -> str:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -49,6 +68,7 @@ class EmbeddedServer:
             self.fastpath_active = False
         fixes_apply()  # behaviour corrections: always, whatever the fast path does
         filtering_apply()  # AWS's filter-policy rules in place of moto's: always, too
+        self._state_restore()  # before the first request
         server = ThreadedMotoServer(ip_address=self._host, port=self._port, verbose=False)
         server.start()
         host, port = server.get_host_and_port()
@@ -59,6 +79,8 @@ class EmbeddedServer:
         wsgi.app = ClientMiddleware(wsgi.app)
         # Flowdash's own clients reach this server in-process (``inprocess``).
         app_register(self.url, wsgi.app)
+        if self._keeper is not None:
+            self._keeper.start()
         logger.info(
             "embedded moto server listening on %s (fast path %s)",
             self.url,
@@ -72,3 +94,16 @@ class EmbeddedServer:
                 app_unregister(self.url)
             self._server.stop()
             self._server = None
+        if self._keeper is not None:  # after the server: nothing changes after this write
+            self._keeper.stop()
+            self._keeper = None
+
+    def _state_restore(self) -> None:
+        if self._state_path is None:
+            return
+        if not StateKeeper.supported():
+            self.state_note = "not kept: this moto's models were never read (see the log)"
+            return
+        self._keeper = StateKeeper(path=self._state_path, interval=self._state_interval)
+        self._keeper.restore()
+        self.state_note = self._keeper.note

@@ -41,6 +41,9 @@ class Command(BaseCommand):
                 f"Try: AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws --region "
                 f"{conn.config.region} --endpoint-url {conn.endpoint_url} sns list-topics"
             )
+        server = backend.embedded_server()
+        if server is not None and server.state_note:
+            self._say(f"Embedded state: {server.state_note}")
         if password:
             self._say(f"Log in as '{username}' with password: {password}  (shown only once)")
         else:
