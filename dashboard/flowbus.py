@@ -9,19 +9,30 @@ flowwatch`` when scaled out) and turns its flow events into:
   journeys rather than every event, so a burst never becomes a backlog.
 - rows in the database, written in batches and pruned to a retention limit.
 
-It also answers commands sent to the ``flowwatch`` channel (a snapshot for a new
-viewer, worker changes, "the topology changed"), so views and socket consumers
-in any process reach the engine the same way. Only this module calls
+It also answers commands (a snapshot for a new viewer, worker changes, "the
+topology changed"). Socket consumers send theirs to the ``flowwatch`` channel,
+whichever process runs the engine. `command_send` (views, and the engine's own
+threads, through ``Connection.notify``) hands a command straight to the engine's
+loop when the engine runs in this process, and uses the channel layer only when
+it runs elsewhere (``FLOWDASH_ENGINE=external``): an ``async_to_sync`` send from a
+worker thread into the in-memory layer reached an idle loop seconds late.
+
+Every loop here runs under the engine's supervisor (messaging.supervisor): a loop
+that fails is logged, restarted and shown to viewers as an ``error`` event, and
+`engine_health` tells ``/healthz`` each loop's state. Only this module calls
 ``group_send``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import time
 from collections import Counter, deque
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -31,7 +42,7 @@ from django.conf import settings
 
 from messaging.burst import Burst
 from messaging.engine import FlowEngine
-from messaging.events import FlowEmitter, FlowEvent
+from messaging.events import Error, FlowEmitter, FlowEvent
 from messaging.publishing import received_message
 from messaging.validation import MessageAttribute
 from messaging.workers import WorkerSpec
@@ -48,6 +59,11 @@ SAMPLE_TRACES = 25
 PERSIST_INTERVAL = 0.5
 RECENT_EVENTS = 200
 STATE_EVENTS = {"depth", "resource_changed", "error"}
+#: How long a start may wait for the backend (the first topology read, the taps).
+START_WITHIN = 15.0
+#: After a failed start, sockets connecting within this many seconds are told the
+#: engine is unavailable at once instead of each waiting out a start of its own.
+START_RETRY_SECONDS = 5.0
 
 
 def frame_build(events: list[FlowEvent]) -> dict[str, Any]:
@@ -106,10 +122,14 @@ class FlowBus:
         self._pending: list[FlowEvent] = []
         self._unsaved: list[FlowEvent] = []
         self._wake = asyncio.Event()
-        self._tasks: list[asyncio.Task[Any]] = []
+        #: Commands from this process (`command_send`), put here from any thread.
+        self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        #: The engine's event loop, once it runs: where `command_send` hands commands.
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.started = asyncio.Event()
 
     async def start(self) -> None:
+        """Start the engine and the bus's loops; a start that fails stops all it began."""
         from .models import FlowEventRecord, WorkerSetting
 
         last = await database_sync_to_async(
@@ -117,26 +137,59 @@ class FlowBus:
         )()
         emitter = FlowEmitter(start_seq=(last or 0) + 1)
         emitter.subscribe(self._collect)
-        self.engine = FlowEngine(connection(), emitter, watcher_options=settings.FLOWDASH_WATCHER)
-        self._tasks = [
-            asyncio.create_task(self._frames(), name="flowbus frames"),
-            asyncio.create_task(self._persist(), name="flowbus persist"),
-            asyncio.create_task(self._commands(), name="flowbus commands"),
-        ]
-        specs = await database_sync_to_async(lambda: list(WorkerSetting.objects.all()))()
-        await self.engine.start()
-        for row in specs:
-            self.engine.workers_set(row.queue_arn, worker_spec(row))
+        engine = FlowEngine(connection(), emitter, watcher_options=settings.FLOWDASH_WATCHER)
+        self.engine = engine
+        supervisor = engine.supervisor
+        try:
+            supervisor.loop("flowbus.frames", self._frames)
+            supervisor.loop("flowbus.persist", self._persist)
+            supervisor.loop("flowbus.commands", self._commands)
+            supervisor.loop("flowbus.local_commands", self._local_commands)
+            specs = await database_sync_to_async(lambda: list(WorkerSetting.objects.all()))()
+            await engine.start(within=START_WITHIN)
+            for row in specs:
+                engine.workers_set(row.queue_arn, worker_spec(row))
+        except BaseException:
+            await engine.stop()  # cancels every task started above, the bus's loops too
+            try:
+                # The error events viewers were shown: the next start numbers on from them.
+                await self._save()
+            except Exception:
+                logger.exception("storing the failed start's flow events failed")
+            raise
+        global _local
+        self.loop = asyncio.get_running_loop()
+        _local = self
         self.started.set()
         logger.info("flow engine started at seq %s", emitter.last_seq + 1)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        global _local
+        self.loop = None  # commands from now on go to the channel layer
+        if _local is self:
+            _local = None
         if self.engine is not None:
-            await self.engine.stop()
+            await self.engine.stop()  # its supervisor cancels the bus's loops as well
         await self._save()
+
+    def command_soon(self, message: dict[str, Any]) -> bool:
+        """Hand a command to the engine's loop, from any thread; False if it is not running."""
+        loop = self.loop
+        if loop is None:
+            return False
+        try:
+            loop.call_soon_threadsafe(self._inbox.put_nowait, message)
+        except RuntimeError:  # the loop is closed
+            return False
+        return True
+
+    def health(self) -> dict[str, Any]:
+        assert self.engine is not None
+        supervisor = self.engine.supervisor
+        return {
+            "state": "degraded" if supervisor.degraded else "running",
+            "loops": supervisor.status(),
+        }
 
     def _collect(self, event: FlowEvent) -> None:
         self._pending.append(event)
@@ -179,6 +232,14 @@ class FlowBus:
     async def _commands(self) -> None:
         while True:
             message = await self.layer.receive(COMMANDS)
+            try:
+                await self._command(message)
+            except Exception:
+                logger.exception("flow command %s failed", message.get("type"))
+
+    async def _local_commands(self) -> None:
+        while True:
+            message = await self._inbox.get()
             try:
                 await self._command(message)
             except Exception:
@@ -266,35 +327,99 @@ def events_prune() -> int:
 
 _bus: FlowBus | None = None
 _lock: asyncio.Lock | None = None
+#: The bus running in this process, started here or by ``manage.py flowwatch``.
+_local: FlowBus | None = None
+#: The last failed start: (time.monotonic(), what it raised).
+_failed: tuple[float, BaseException] | None = None
+
+
+class EngineUnavailable(Exception):
+    """The flow engine could not start in this process (the backend is unreachable)."""
 
 
 async def ensure_running() -> FlowBus | None:
-    """Start the engine in this process, once, unless ``flowwatch`` runs it elsewhere."""
-    global _bus, _lock
+    """Start the engine in this process, once, unless ``flowwatch`` runs it elsewhere.
+
+    A failed start leaves nothing running and raises `EngineUnavailable`; the next
+    call after ``START_RETRY_SECONDS`` tries again from scratch (earlier ones are
+    refused at once, so a crowd of reconnecting sockets does not queue up starts).
+    """
+    global _bus, _lock, _failed
     if settings.FLOWDASH_ENGINE != "inprocess":
         return None
     if _lock is None:
         _lock = asyncio.Lock()
     async with _lock:
         if _bus is None:
+            if _failed is not None and time.monotonic() - _failed[0] < START_RETRY_SECONDS:
+                raise EngineUnavailable(_reason(_failed[1])) from _failed[1]
             bus = FlowBus()
-            await bus.start()
+            try:
+                await bus.start()
+            except Exception as exc:
+                _failed = (time.monotonic(), exc)
+                logger.error("the flow engine did not start", exc_info=exc)
+                raise EngineUnavailable(_reason(exc)) from exc
+            _failed = None
             _bus = bus
     return _bus
 
 
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "the AWS backend did not answer in time"
+    return str(exc) or type(exc).__name__
+
+
 async def shutdown() -> None:
-    global _bus, _lock
+    global _bus, _lock, _failed
     if _bus is not None:
         await _bus.stop()
     _bus = None
     _lock = None
+    _failed = None
+
+
+def engine_health() -> dict[str, Any]:
+    """What ``/healthz`` shows of the engine: where it runs, each loop's state and restarts."""
+    if settings.FLOWDASH_ENGINE != "inprocess":
+        return {"state": "external"}  # flowwatch runs it; its loops are not visible here
+    bus = _bus
+    if bus is not None and bus.engine is not None:
+        return bus.health()
+    if _failed is not None:
+        return {"state": "failed", "error": _reason(_failed[1]), "loops": {}}
+    return {"state": "not started", "loops": {}}
+
+
+def error_report(*, source: str, message: str, code: str, resource: str | None = None) -> None:
+    """Show viewers an ``error`` event from outside the engine (e.g. the frame relay),
+    when this process runs the engine; otherwise the log and ``/healthz`` must do."""
+    bus = _local
+    loop = bus.loop if bus is not None else None
+    if bus is None or bus.engine is None or loop is None:
+        return
+    emit = partial(
+        bus.engine.emitter.emit, Error, source=source, message=message, code=code,
+        resource=resource,
+    )  # fmt: skip
+    with contextlib.suppress(RuntimeError):  # the loop is closed
+        loop.call_soon_threadsafe(emit)
 
 
 def command_send(kind: str, **payload: Any) -> None:
-    """Ask the engine, wherever it runs, to do something. Safe from sync views."""
+    """Ask the engine, wherever it runs, to do something. Safe from any thread.
+
+    In the process that runs the engine the command goes straight onto the engine's
+    loop (``call_soon_threadsafe``); the channel layer carries it only to an engine
+    in another process, or to one not started yet (it reads the channel on start).
+    """
+    message = {"type": kind, **payload}
+    bus = _local
+    if bus is not None and bus.command_soon(message):
+        return
     layer = get_channel_layer()
     try:
-        async_to_sync(layer.send)(COMMANDS, {"type": kind, **payload})
+        async_to_sync(layer.send)(COMMANDS, message)
     except Exception as exc:  # the engine being away must not break the page that changed AWS
         logger.warning("flow command %s not sent: %s", kind, exc)

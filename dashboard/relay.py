@@ -8,6 +8,10 @@ joins the group once per process (per event loop) and hands each frame's text,
 encoded once by the flow bus, to every socket registered with it, in order.
 
 Snapshots stay on each consumer's own channel: they answer one socket's request.
+
+Its loop runs under a supervisor (messaging.supervisor): if receiving fails (Redis
+went away) it is logged, restarted with backoff, reported as an ``error`` event
+where this process runs the engine, and shown by ``/healthz``.
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from typing import Protocol
+from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
+
+from messaging.supervisor import LoopFailure, Supervisor
 
 from . import flowbus
 
@@ -34,6 +40,8 @@ class FrameRelay:
         self.sinks: set[FrameSink] = set()
         self.channel: str | None = None
         self._task: asyncio.Task[None] | None = None
+        self.supervisor = Supervisor()
+        self.supervisor.on_failure(_report)
 
     async def join(self, sink: FrameSink) -> None:
         """Register a socket; from now on it gets every frame the group receives."""
@@ -41,7 +49,7 @@ class FrameRelay:
             # The default prefix: channels-redis reads all of a process's channels
             # through one key, named by that prefix.
             self.channel = await self.layer.new_channel()
-            self._task = asyncio.create_task(self._run(), name="flow frame relay")
+            self._task = self.supervisor.loop("relay", self._run)
         # Again on each join: group membership expires (channels' group_expiry), and a
         # join is when a lapsed membership would be noticed.
         await self.layer.group_add(flowbus.GROUP, self.channel)
@@ -50,8 +58,18 @@ class FrameRelay:
     def leave(self, sink: FrameSink) -> None:
         self.sinks.discard(sink)
 
+    async def stop(self) -> None:
+        """Stop relaying (tests); a later join starts again."""
+        await self.supervisor.stop()
+        self.supervisor = Supervisor()
+        self.supervisor.on_failure(_report)
+        self._task = None
+        self.channel = None
+
     async def _run(self) -> None:
         assert self.channel is not None
+        # Again on a restart: after a failure (Redis restarted) the membership may be gone.
+        await self.layer.group_add(flowbus.GROUP, self.channel)
         while True:
             message = await self.layer.receive(self.channel)
             if message.get("type") != "flow.frame":
@@ -67,6 +85,24 @@ class FrameRelay:
 _relays: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, FrameRelay] = (
     weakref.WeakKeyDictionary()
 )
+
+
+def _report(failure: LoopFailure) -> None:
+    flowbus.error_report(
+        source=failure.name, message=failure.message, code=type(failure.error).__name__
+    )
+
+
+def relays_health() -> dict[str, Any]:
+    """The relay loops' states, for ``/healthz`` (from any thread)."""
+    loops: dict[str, Any] = {}
+    try:
+        found = list(_relays.values())
+    except RuntimeError:  # a loop's relay came or went meanwhile
+        found = []
+    for each in found:
+        loops.update(each.supervisor.status())
+    return loops
 
 
 def relay() -> FrameRelay:

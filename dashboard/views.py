@@ -59,7 +59,14 @@ publisher_required = role_required(permissions.publish_check)
 
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"status": "ok", **health()})
+    """The backend, and the flow engine: each supervised loop's state (running,
+    restarting, stopped) and restarts, the frame relay's, and slow sockets closed."""
+    from . import consumers, flowbus, relay
+
+    engine = flowbus.engine_health()
+    engine["loops"] = {**engine.get("loops", {}), **relay.relays_health()}
+    engine["slow_sockets_closed"] = consumers.slow_closed
+    return JsonResponse({"status": "ok", **health(), "engine": engine})
 
 
 def _queue_choices() -> list[tuple[str, str]]:

@@ -20,6 +20,7 @@ from .correlation import Correlator
 from .errors import FlowdashError
 from .events import Error, FlowEmitter, ResourceChanged
 from .observer import EmbeddedObserver
+from .supervisor import LoopFailure, Supervisor
 from .topology import TopologyIndex
 from .watcher import Watcher
 from .workers import WorkerPool, WorkerSpec
@@ -47,16 +48,21 @@ class FlowEngine:
         self.conn = conn
         self.emitter = emitter
         self.run = AwsRunner()
+        #: Runs and tracks every long-running task of the engine (messaging.supervisor);
+        #: a loop that fails is restarted and shows as an ``error`` event.
+        self.supervisor = Supervisor()
+        self.supervisor.on_failure(self._loop_failed)
         self.correlator = Correlator(emitter)
         #: "inside" when the embedded broker reports (messaging.observer), else "outside".
         self.observation = observation_mode(conn)
         inside = self.observation == "inside"
         self.watcher = Watcher(
-            conn, emitter, self.correlator, self.run, **(watcher_options or {}), outside=not inside
-        )
+            conn, emitter, self.correlator, self.run, **(watcher_options or {}), outside=not inside,
+            supervisor=self.supervisor,
+        )  # fmt: skip
         self.workers = WorkerPool(
             conn, emitter, self.correlator, self.run, on_activity=self.watcher.depth_soon,
-            dead_letters_observed=inside,
+            dead_letters_observed=inside, supervisor=self.supervisor,
         )  # fmt: skip
         self.observer: EmbeddedObserver | None = None
         if inside:
@@ -78,23 +84,40 @@ class FlowEngine:
         self.watcher.on_refresh(self._apply_workers)
 
     async def start(self, *, within: float = 15.0) -> None:
-        """Start watching; returns once the topology is read and the topics are tapped."""
-        if self.observer is not None:
-            from .embedded.broker import sink_set
+        """Start watching; returns once the topology is read and the topics are tapped.
 
-            # Before the first topology read: nothing done meanwhile goes unreported.
-            self.observer.attach(asyncio.get_running_loop())
-            sink_set(self.observer.offer)
-        if self._task is None:
-            self._task = asyncio.create_task(self.watcher.run_forever(), name="flow watcher")
-        async with asyncio.timeout(within):
-            await self.watcher.ready.wait()
-            await self.watcher.taps_ready()
+        A start that fails (the backend is unreachable for ``within`` seconds) stops
+        everything it began before raising: the engine is then spent.
+        """
+        try:
+            if self.observer is not None:
+                from .embedded.broker import sink_set
+
+                # Before the first topology read: nothing done meanwhile goes unreported.
+                self.observer.attach(asyncio.get_running_loop())
+                sink_set(self.observer.offer)
+            if self._task is None:
+                self._task = self.supervisor.loop("watcher", self.watcher.run_forever)
+            async with asyncio.timeout(within):
+                await self.watcher.ready.wait()
+                await self.watcher.taps_ready()
+        except BaseException:
+            await self.stop()
+            raise
+
+    def _loop_failed(self, failure: LoopFailure) -> None:
+        """A supervised loop raised: viewers see it as an ``error`` event (source: the loop)."""
+        self.emitter.emit(
+            Error, source=failure.name, message=failure.message,
+            code=type(failure.error).__name__, resource=failure.resource,
+        )  # fmt: skip
 
     def burst_start(self, burst: Burst) -> None:
         """Send a burst in the background; a failure becomes an ``error`` event."""
         burst.validate()
-        task = asyncio.create_task(self._burst(burst), name="burst")
+        task = self.supervisor.background(
+            self._burst(burst), name="burst", resource=burst.topic_arn or burst.queue_url
+        )
         self._bursts.add(task)
         task.add_done_callback(self._bursts.discard)
 
@@ -120,6 +143,7 @@ class FlowEngine:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        await self.supervisor.stop()  # whatever else it started: taps, samplers, deletes
         self.run.shutdown()
 
     def refresh_soon(self) -> None:

@@ -29,6 +29,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from .aio import AwsRunner
@@ -39,6 +40,7 @@ from .events import Depth, Error, FlowEmitter, ResourceChanged
 from .publishing import received_message
 from .resources import Depth as QueueDepth
 from .resources import Topic
+from .supervisor import Supervisor
 from .taps import Tap, tap_ensure
 from .topology import TopologyIndex, topology_get
 
@@ -110,8 +112,11 @@ class Watcher:
         tap_wait_seconds: int = 20,
         depth_stand_in: float = 120.0,
         outside: bool = True,
+        supervisor: Supervisor | None = None,
     ) -> None:
         self.conn = conn
+        #: Runs the tap and depth loops: restarted when they fail, cancelled on stop.
+        self.supervisor = supervisor or Supervisor()
         self.emitter = emitter
         self.correlator = correlator
         self.run = run
@@ -187,9 +192,12 @@ class Watcher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._refresh_wanted.wait(), self.refresh_seconds)
                     full = True  # asked for: Flowdash may have changed attributes
-        finally:
+        except asyncio.CancelledError:
+            # Stopped, so are the taps and samplers it started. When it fails instead,
+            # its supervisor restarts it and they keep running undisturbed.
             for task in [*self._taps.values(), *self._samplers.values()]:
                 task.cancel()
+            raise
 
     async def refresh(self, *, full: bool = True) -> None:
         """Read the topology; ``full=False`` reuses queue attributes that are still fresh."""
@@ -219,7 +227,9 @@ class Watcher:
         for arn, topic in tapped.items():
             if arn not in self._taps:
                 self._tapped[arn] = asyncio.Event()
-                self._taps[arn] = asyncio.create_task(self._tap_loop(topic), name=f"tap {arn}")
+                self._taps[arn] = self.supervisor.loop(
+                    "tap", partial(self._tap_loop, topic), resource=arn
+                )
         for arn in set(self._taps) - set(new.topics):
             self._taps.pop(arn).cancel()
             self._tapped.pop(arn, None)
@@ -239,8 +249,8 @@ class Watcher:
                 interval=self.depth_fast,
             )
             self._depth_show(arn, queue.depth, always=True)
-            self._samplers[arn] = asyncio.create_task(
-                self._depth_loop(arn, queue.url), name=f"depth {arn}"
+            self._samplers[arn] = self.supervisor.loop(
+                "depth", partial(self._depth_loop, arn, queue.url), resource=arn
             )
         for arn in set(self._samplers) - set(new.queues):
             self._samplers.pop(arn).cancel()
@@ -314,7 +324,9 @@ class Watcher:
                         self.depth_soon(sub.endpoint)
                     if deleting is not None:
                         await deleting
-                    deleting = asyncio.create_task(self._tap_delete(tap, messages))
+                    deleting = self.supervisor.spawn(
+                        self._tap_delete(tap, messages), name=f"tap delete {topic.arn}"
+                    )
                     if len(messages) < TAP_BATCH:
                         await asyncio.sleep(TAP_FILL_SECONDS)
                 except asyncio.CancelledError:

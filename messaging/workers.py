@@ -32,15 +32,25 @@ import math
 import random
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Protocol
 
 from .aio import AwsRunner
 from .connection import Connection
 from .correlation import Correlator
 from .errors import FlowdashError, InvalidInput, ResourceNotFound
-from .events import DeadLettered, Error, Failed, FlowEmitter, Processed, Received
+from .events import (
+    DeadLettered,
+    Error,
+    Failed,
+    FlowEmitter,
+    Processed,
+    Received,
+    ResourceChanged,
+)
 from .publishing import ReceivedMessage, received_message
 from .resources import Queue
+from .supervisor import Supervisor
 from .watcher import DepthNews, backoff
 
 logger = logging.getLogger(__name__)
@@ -118,8 +128,11 @@ class WorkerPool:
         *,
         on_activity: DepthListener = _no_listener,
         dead_letters_observed: bool = False,
+        supervisor: Supervisor | None = None,
     ) -> None:
         self.conn = conn
+        #: Runs the workers and their background deletes: restarted when they fail.
+        self.supervisor = supervisor or Supervisor()
         #: The embedded observer reports DLQ moves as the broker makes them: no guessing.
         self.dead_letters_observed = dead_letters_observed
         self.emitter = emitter
@@ -128,6 +141,8 @@ class WorkerPool:
         self.on_activity = on_activity
         self.stats: dict[str, WorkerStats] = {}
         self._queues: dict[str, _QueueWorkers] = {}
+        #: Batches' deletes still running (a worker does not wait for its last one).
+        self._deletes: set[asyncio.Task[None]] = set()
 
     def spec(self, queue_arn: str) -> WorkerSpec | None:
         group = self._queues.get(queue_arn)
@@ -142,7 +157,10 @@ class WorkerPool:
             group.serial += 1
             name = f"{queue_arn.rsplit(':', 1)[-1]}#{group.serial}"
             self.stats[name] = WorkerStats(name=name, queue_arn=queue_arn)
-            group.tasks[name] = asyncio.create_task(self._work(queue_arn, name), name=name)
+            group.tasks[name] = self.supervisor.loop(
+                "worker", partial(self._work, queue_arn, name), resource=queue_arn,
+                key=f"worker {name}",
+            )  # fmt: skip
         while len(group.tasks) > spec.count:
             name, task = group.tasks.popitem()
             task.cancel()
@@ -154,6 +172,7 @@ class WorkerPool:
 
     async def stop_all(self) -> None:
         tasks = [t for g in self._queues.values() for t in g.tasks.values()]
+        tasks += list(self._deletes)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -200,13 +219,18 @@ class WorkerPool:
         self.on_activity(queue_arn)
 
     def external_leave(self, worker: str) -> None:
-        self.stats.pop(worker, None)
+        stats = self.stats.pop(worker, None)
+        if stats is not None:  # the snapshot no longer lists it: viewers resync
+            self.emitter.emit(
+                ResourceChanged, kind="workers", action="changed", arn=stats.queue_arn
+            )
 
     def _retire(self, queue_arn: str, name: str) -> None:
         group = self._queues.get(queue_arn)
         if group is not None:
             group.tasks.pop(name, None)
-        self.stats.pop(name, None)
+        if self.stats.pop(name, None) is not None:
+            self.emitter.emit(ResourceChanged, kind="workers", action="changed", arn=queue_arn)
 
     async def _work(self, queue_arn: str, name: str) -> None:
         attempt = 0
@@ -292,7 +316,10 @@ class WorkerPool:
         if queue.fifo:
             await settle
             return None
-        return asyncio.create_task(settle, name=f"delete {name}")
+        deleting = self.supervisor.spawn(settle, name=f"delete {name}")
+        self._deletes.add(deleting)
+        deleting.add_done_callback(self._deletes.discard)
+        return deleting
 
     async def _settle(self, queue: Queue, done: list[ReceivedMessage], *, received: int) -> None:
         """Delete what was processed, then close the batch for the watcher."""

@@ -162,5 +162,7 @@ def test_healthz_names_the_backend_and_no_secrets(client_in: Client, backend: st
     assert set(data) == {
         "status", "backend", "endpoint_url", "region", "resource_prefix",
         "aws_requests", "aws_requests_total", "moto_fastpath", "moto_inprocess", "observer",
+        "engine",
     }  # fmt: skip
     assert data["observer"] == "outside"  # an endpoint is watched from outside
+    assert data["engine"]["state"] == "not started"  # no socket has asked for it yet
