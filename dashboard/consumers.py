@@ -41,9 +41,6 @@ TOO_SLOW = 4408
 ENGINE_UNAVAILABLE = 1013
 #: The longest frame a client may send; the protocol's requests are a few bytes.
 MAX_REQUEST_CHARS = 64 * 1024
-#: Defaults of the per-socket bound (settings of the same names override them).
-MAX_BACKLOG_BYTES = 1024 * 1024
-MAX_BACKLOG_FRAMES = 200
 #: How long a socket closed for being too slow may take to read what was already
 #: buffered for it and the close frame after it (at most the bound above), before
 #: the connection is dropped. Autobahn's default, 1 s, would drop nearly every slow
@@ -58,12 +55,8 @@ class FlowConsumer(AsyncJsonWebsocketConsumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._too_slow = False
-        self._max_bytes = int(
-            getattr(settings, "FLOWDASH_SOCKET_MAX_BACKLOG_BYTES", MAX_BACKLOG_BYTES)
-        )
-        self._max_frames = int(
-            getattr(settings, "FLOWDASH_SOCKET_MAX_BACKLOG_FRAMES", MAX_BACKLOG_FRAMES)
-        )
+        self._max_bytes: int = settings.FLOWDASH_SOCKET_MAX_BACKLOG_BYTES
+        self._max_frames: int = settings.FLOWDASH_SOCKET_MAX_BACKLOG_FRAMES
         #: Sizes of the newest frames sent, to tell how many are still buffered.
         self._sizes: deque[int] = deque(maxlen=self._max_frames + 1)
         self._protocol: Any = None

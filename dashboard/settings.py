@@ -190,3 +190,9 @@ FLOWDASH_WATCHER = {
 #: Publishing rates, "<messages>/<seconds>": that many at once, refilled over that time.
 FLOWDASH_PUBLISH_RATE = os.environ.get("FLOWDASH_PUBLISH_RATE", "20/4")
 FLOWDASH_PARTICIPANT_RATE = os.environ.get("FLOWDASH_PARTICIPANT_RATE", "20/60")
+#: A viewer's socket that falls this far behind (bytes buffered, or frames) is closed
+#: with 4408 so it reconnects and resyncs, instead of the server buffering for it.
+FLOWDASH_SOCKET_MAX_BACKLOG_BYTES = int(
+    os.environ.get("FLOWDASH_SOCKET_MAX_BACKLOG_BYTES", 1024 * 1024)
+)
+FLOWDASH_SOCKET_MAX_BACKLOG_FRAMES = int(os.environ.get("FLOWDASH_SOCKET_MAX_BACKLOG_FRAMES", 200))

@@ -30,10 +30,11 @@ from urllib.parse import urlsplit
 import boto3
 import httpx
 import pytest
+from django.conf import settings
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from dashboard.consumers import MAX_BACKLOG_BYTES, TOO_SLOW
+from dashboard.consumers import TOO_SLOW
 from tests.live import LiveServer, flowdash_served
 
 PASSWORD = "slow-socket-test-password"
@@ -289,7 +290,7 @@ def test_a_client_that_stops_reading_is_closed_and_memory_stays_flat(served: Liv
         )
         assert [code for _, code in outcomes] == [TOO_SLOW] * SLOW_CLIENTS
         # Unbounded, each would have held most of the stream: that must be far above the bound.
-        assert PER_SLOW_CLIENT >= MAX_BACKLOG_BYTES
+        assert PER_SLOW_CLIENT >= settings.FLOWDASH_SOCKET_MAX_BACKLOG_BYTES
         allowance = SLOW_CLIENTS * PER_SLOW_CLIENT + RSS_NOISE
         assert SLOW_CLIENTS * stream > 2 * allowance, "the burst is too small to show anything"
         assert crowded.growth <= alone.growth + allowance, (

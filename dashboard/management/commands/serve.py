@@ -85,7 +85,10 @@ def _engine_start_with(reactor: Any) -> None:
     tasks: list[asyncio.Task[Any]] = []
 
     def start() -> None:
-        tasks.append(asyncio.ensure_future(flowbus.ensure_running()))
+        task = asyncio.ensure_future(flowbus.ensure_running())
+        # A failed first start is logged by the engine; the next socket tries again.
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        tasks.append(task)
 
     def stop() -> Deferred:
         return Deferred.fromFuture(asyncio.ensure_future(flowbus.shutdown()))
