@@ -20,12 +20,14 @@ one over Daphne's own limit (1 MiB) is closed with 1009.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections import deque
 from typing import Any
 
 from channels.consumer import get_handler_name
+from channels.exceptions import ChannelFull
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
@@ -41,6 +43,8 @@ TOO_SLOW = 4408
 ENGINE_UNAVAILABLE = 1013
 #: The longest frame a client may send; the protocol's requests are a few bytes.
 MAX_REQUEST_CHARS = 64 * 1024
+#: Tries to ask another process's engine for a snapshot while its channel is full.
+SNAPSHOT_ATTEMPTS = 6
 #: How long a socket closed for being too slow may take to read what was already
 #: buffered for it and the close frame after it (at most the bound above), before
 #: the connection is dropped. Autobahn's default, 1 s, would drop nearly every slow
@@ -140,9 +144,19 @@ class FlowConsumer(AsyncJsonWebsocketConsumer):
         await self._send({"type": "snapshot", **message["snapshot"]})
 
     async def _snapshot_request(self) -> None:
-        await self.channel_layer.send(
-            flowbus.COMMANDS, {"type": "snapshot.request", "reply_to": self.channel_name}
-        )
+        snapshot = flowbus.local_snapshot()
+        if snapshot is not None:  # the engine runs in this process, on this loop
+            await self.flow_snapshot({"snapshot": snapshot})
+            return
+        request = {"type": "snapshot.request", "reply_to": self.channel_name}
+        for attempt in range(SNAPSHOT_ATTEMPTS):
+            try:
+                await self.channel_layer.send(flowbus.COMMANDS, request)
+                return
+            except ChannelFull:  # many viewers resyncing at once: wait a moment, again
+                await asyncio.sleep(0.05 * 2**attempt)
+        await self._send({"type": "error", "message": "The engine is too busy; resyncing."})
+        await self.close(code=TOO_SLOW)
 
     async def _send(self, content: dict[str, Any]) -> None:
         await self._send_text(await self.encode_json(content))

@@ -37,12 +37,13 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
+from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from messaging.burst import Burst
 from messaging.engine import FlowEngine
-from messaging.events import Error, FlowEmitter, FlowEvent
+from messaging.events import Depth, Error, FlowEmitter, FlowEvent, ResourceChanged
 from messaging.publishing import received_message
 from messaging.validation import MessageAttribute
 from messaging.workers import WorkerSpec
@@ -64,13 +65,15 @@ START_WITHIN = 15.0
 #: After a failed start, sockets connecting within this many seconds are told the
 #: engine is unavailable at once instead of each waiting out a start of its own.
 START_RETRY_SECONDS = 5.0
+#: A participant who published within this many seconds shows as a producer node.
+PRODUCER_SECONDS = 600.0
 
 
 def frame_build(events: list[FlowEvent]) -> dict[str, Any]:
     """One frame from the events of one interval: counts for all, details for a sample."""
     counts: Counter[str] = Counter()
     for event in events:
-        counts[f"{event.type}|{_resource(event)}"] += 1  # type: ignore[attr-defined]
+        counts[f"{event.type}|{_resource(event)}"] += 1
     sampled = len(events) > MAX_FRAME_EVENTS
     if sampled:
         traces: list[str] = []
@@ -79,11 +82,11 @@ def frame_build(events: list[FlowEvent]) -> dict[str, Any]:
                 traces.append(event.trace)
         keep = set(traces)
         # Depth is state: the newest sample per queue is enough.
-        latest = {e.queue_arn: e.seq for e in events if e.type == "depth"}  # type: ignore[attr-defined]
+        latest = {e.queue_arn: e.seq for e in events if isinstance(e, Depth)}
         detail = [
             e for e in events
             if (e.trace in keep)
-            or (e.type in STATE_EVENTS and e.type != "depth")  # type: ignore[attr-defined]
+            or (e.type in STATE_EVENTS and e.type != "depth")
             or e.seq in latest.values()
         ]  # fmt: skip
     else:
@@ -114,9 +117,17 @@ def _resource(event: FlowEvent) -> str:
     return ""
 
 
+def channel_layer() -> BaseChannelLayer:
+    """The default channel layer, which settings always configure (in memory, or Redis)."""
+    layer = get_channel_layer()
+    if layer is None:
+        raise ImproperlyConfigured("CHANNEL_LAYERS configures no default layer")
+    return layer
+
+
 class FlowBus:
     def __init__(self) -> None:
-        self.layer = get_channel_layer()
+        self.layer = channel_layer()
         self.engine: FlowEngine | None = None
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_EVENTS)
         self._pending: list[FlowEvent] = []
@@ -127,6 +138,9 @@ class FlowBus:
         #: The engine's event loop, once it runs: where `command_send` hands commands.
         self.loop: asyncio.AbstractEventLoop | None = None
         self.started = asyncio.Event()
+        self.counters = Counters()
+        #: Classroom participants who published (``participant.published``), by name.
+        self.producers: dict[str, dict[str, Any]] = {}
 
     async def start(self) -> None:
         """Start the engine and the bus's loops; a start that fails stops all it began."""
@@ -192,6 +206,7 @@ class FlowBus:
         }
 
     def _collect(self, event: FlowEvent) -> None:
+        self.counters.add(event)
         self._pending.append(event)
         self._unsaved.append(event)
         self.recent.append(event.to_dict())
@@ -274,10 +289,91 @@ class FlowBus:
             engine.burst_start(burst_from(message["burst"]))
         elif kind == "messages.sent":
             engine.sent_note(queue_url=message["queue_url"], messages=message["messages"])
+        elif kind == "counters.reset":
+            self.counters.reset()
+            # Viewers resync on this and start again from the snapshot's zeroed counters.
+            engine.emitter.emit(ResourceChanged, kind="flow", action="resync", arn="")
+        elif kind == "participant.published":
+            self._producer(message["name"], message["target_arn"])
 
     def snapshot(self) -> dict[str, Any]:
+        """The engine's state plus the bus's: recent events and the counters up to
+        ``last_seq`` (both are brought up to date synchronously, on every emit, so they
+        match the engine's ``last_seq`` exactly)."""
         assert self.engine is not None
-        return {**self.engine.snapshot(), "recent": list(self.recent)}
+        snapshot = self.engine.snapshot()
+        counters = self.counters
+        for worker in snapshot["workers"]:
+            worker["processed"] = counters.workers[f"processed|{worker['name']}"]
+            worker["failed"] = counters.workers[f"failed|{worker['name']}"]
+        return {
+            **snapshot,
+            "recent": list(self.recent),
+            "counts": dict(counters.resources),
+            "subscription_counts": counters.subscriptions_view(),
+            "counts_since": counters.since,
+            "producers": self.producers_recent(),
+        }
+
+    def _producer(self, name: str, target_arn: str) -> None:
+        """A participant published: the diagram shows them as a producer of the target.
+        Viewers resync only when a producer appears or changes target, not per message."""
+        assert self.engine is not None
+        producer = self.producers.get(name)
+        fresh = producer is None or producer["target_arn"] != target_arn
+        if producer is None or fresh:
+            producer = {"name": name, "target_arn": target_arn, "published": 0}
+            self.producers[name] = producer
+        producer["published"] += 1
+        producer["last_at"] = time.time()
+        if fresh:
+            self.engine.emitter.emit(
+                ResourceChanged, kind="producers", action="changed", arn=target_arn
+            )
+
+    def producers_recent(self) -> list[dict[str, Any]]:
+        """Producers that published within ``PRODUCER_SECONDS``; older ones are forgotten."""
+        cutoff = time.time() - PRODUCER_SECONDS
+        for name in [n for n, p in self.producers.items() if p["last_at"] < cutoff]:
+            del self.producers[name]
+        return [dict(p) for p in self.producers.values()]
+
+
+class Counters:
+    """What happened since the engine started or since the last "reset counters":
+    per ``"<type>|<resource arn>"`` (the keys of a frame's ``counts``), per subscription
+    (delivered/filtered) and per worker (processed/failed). One Counter increment or
+    three per event: the bus sees every event, and this must stay O(1) at 1,000/s."""
+
+    def __init__(self) -> None:
+        self.resources: Counter[str] = Counter()
+        self.subscriptions: Counter[str] = Counter()  # "delivered|<subscription arn>"
+        self.workers: Counter[str] = Counter()  # "processed|<worker name>"
+        self.since = time.time()
+
+    def add(self, event: FlowEvent) -> None:
+        kind = event.type
+        self.resources[f"{kind}|{_resource(event)}"] += 1
+        if kind in ("delivered", "filtered"):
+            self.subscriptions[f"{kind}|{getattr(event, 'subscription_arn', '')}"] += 1
+        elif kind in ("processed", "failed"):
+            worker = getattr(event, "worker", None)
+            if worker:
+                self.workers[f"{kind}|{worker}"] += 1
+
+    def reset(self) -> None:
+        self.resources.clear()
+        self.subscriptions.clear()
+        self.workers.clear()
+        self.since = time.time()
+
+    def subscriptions_view(self) -> dict[str, dict[str, int]]:
+        """``{subscription arn: {delivered, filtered}}``."""
+        out: dict[str, dict[str, int]] = {}
+        for key, n in self.subscriptions.items():
+            kind, _, arn = key.partition("|")
+            out.setdefault(arn, {"delivered": 0, "filtered": 0})[kind] = n
+        return out
 
 
 def burst_from(data: dict[str, Any]) -> Burst:
@@ -300,7 +396,7 @@ def events_store(events: list[FlowEvent]) -> None:
             FlowEventRecord(
                 seq=e.seq,
                 ts=datetime.fromtimestamp(e.ts, tz=UTC),
-                type=e.type,  # type: ignore[attr-defined]
+                type=e.type,
                 trace_id=e.trace or "",
                 resource=_resource(e)[:300],
                 data=e.to_dict(),
@@ -407,6 +503,21 @@ def error_report(*, source: str, message: str, code: str, resource: str | None =
         loop.call_soon_threadsafe(emit)
 
 
+def local_snapshot() -> dict[str, Any] | None:
+    """The snapshot, when the engine runs on the caller's own loop; else None (ask it
+    through the channel layer). At 200 viewers resyncing at once the command channel
+    (capacity 100) overflowed and closed sockets; this path has no queue at all."""
+    bus = _local
+    if bus is None or bus.engine is None or bus.loop is None:
+        return None
+    try:
+        if asyncio.get_running_loop() is not bus.loop:
+            return None
+    except RuntimeError:
+        return None
+    return bus.snapshot()
+
+
 def command_send(kind: str, **payload: Any) -> None:
     """Ask the engine, wherever it runs, to do something. Safe from any thread.
 
@@ -418,8 +529,7 @@ def command_send(kind: str, **payload: Any) -> None:
     bus = _local
     if bus is not None and bus.command_soon(message):
         return
-    layer = get_channel_layer()
     try:
-        async_to_sync(layer.send)(COMMANDS, message)
+        async_to_sync(channel_layer().send)(COMMANDS, message)
     except Exception as exc:  # the engine being away must not break the page that changed AWS
         logger.warning("flow command %s not sent: %s", kind, exc)
