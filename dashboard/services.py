@@ -145,6 +145,12 @@ def burst_start(*, burst: Burst) -> Burst:
     return burst
 
 
+def counters_reset() -> None:
+    """Zero the engine's counters (per resource, subscription and worker); viewers resync
+    and show "counts since" now. Handled where the engine runs (``counters.reset``)."""
+    command_send("counters.reset")
+
+
 def api_token_touch(*, api_token: ApiToken) -> None:
     """Record that a token was used, at most once per ``TOKEN_TOUCH_SECONDS``."""
     now = timezone.now()

@@ -39,5 +39,6 @@ api = FlowdashAPI(
 for module in (flow, topics, queues, publishing, receiving, subscriptions, inspection, push):
     api.add_router("", module.router)
 api.add_router("", "dashboard.api.definitions.router")
+api.add_router("", "dashboard.api.counters.router")
 api.add_router("/classroom/", "dashboard.classroom.api.router")
 exception_handlers_add(api)

@@ -152,11 +152,11 @@ def participant_join(*, code: str, display_name: str, session_key: str) -> Parti
     existing = mine.present().first()
     if existing is None and not class_session.joining_open:
         raise ClassroomError(JOINING_CLOSED, code="JoiningClosed", field="code")
-    taken = (
-        Participant.objects.present()
-        .filter(class_session=class_session, display_name__iexact=name)
-        .exclude(pk=existing.pk if existing else None)
+    taken = Participant.objects.present().filter(
+        class_session=class_session, display_name__iexact=name
     )
+    if existing is not None:
+        taken = taken.exclude(pk=existing.pk)
     if taken.exists():
         raise NameTaken(NAME_TAKEN.format(name=name), field="display_name")
     try:
@@ -227,6 +227,11 @@ def participant_publish(
     ParticipantAction.objects.create(
         participant=participant, kind="published" if is_topic else "sent",
         trace_id=result.message_id, target_arn=target_arn,
+    )  # fmt: skip
+    # The observer sees the publication but not who made it: the diagram's producer node.
+    command_send(
+        "participant.published", name=participant.display_name, target_arn=target_arn,
+        trace_id=result.message_id,
     )  # fmt: skip
     return result
 
@@ -305,9 +310,9 @@ def participant_finish(*, participant: Participant, ok: bool) -> str:
         too_late = ok  # a failed release needs nothing: the message comes back anyway
     succeeded = ok and not too_late
     reason = (
-        f"{participant.display_name} took longer than the {VISIBILITY_SECONDS} s visibility timeout"
+        f"took longer than the {VISIBILITY_SECONDS} s visibility timeout"
         if too_late
-        else f"{participant.display_name} tapped Fail"
+        else "tapped Fail"
     )
     _outcome(participant, held, succeeded, reason)
     if too_late:
@@ -325,7 +330,7 @@ def participant_work_stop(*, participant: Participant) -> None:
             publishing.message_release(
                 connection(), queue_url=held["queue_url"], receipt_handle=message.receipt_handle
             )
-        _outcome(participant, held, False, f"{participant.display_name} stopped working")
+        _outcome(participant, held, False, "stopped working")
     if participant.work_queue_arn:
         command_send("consumer.leave", worker=participant.display_name)
     participant.work_queue_arn = ""
@@ -349,6 +354,8 @@ def participants_release(*, queue_name_prefix: str) -> int:
 
 
 def _outcome(participant: Participant, held: dict[str, Any], ok: bool, reason: str) -> None:
+    # ``reason`` leaves out the name: the failed event's ``worker`` carries it, and the
+    # log reads "Ben: tapped Fail", not "Ben: Ben tapped Fail".
     duration_ms = (
         int((timezone.now() - participant.held_at).total_seconds() * 1000)
         if participant.held_at

@@ -52,7 +52,10 @@ def class_start(request: HttpRequest) -> HttpResponse:
     class_session = class_services.class_session_start(
         user=request.user, title=request.POST.get("title", ""), scenario=scenario
     )
-    return redirect("classroom:present", code=class_session.join_code)
+    url = reverse("classroom:present", kwargs={"code": class_session.join_code})
+    # With a scenario chosen, the presenter page loads it and plays it at once, by the
+    # same path as its Load button (it waits for the diagram before playing).
+    return redirect(f"{url}?start=1" if scenario is not None else url)
 
 
 @staff_required
@@ -72,6 +75,8 @@ def present(request: HttpRequest, code: str) -> HttpResponse:
         "qr": qr_svg(url, label=f"QR code for {url}"),
         "scenario": selectors.scenario_summary(scenario=class_session.scenario),
         "scenarios": Scenario.objects.all(),
+        # Projector mode: large text, high contrast, the diagram filling the screen.
+        "projector": request.GET.get("projector") == "1",
     }
     return render(request, "classroom/present.html", context)
 

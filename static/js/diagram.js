@@ -5,12 +5,16 @@
 import cytoscape from "../vendor/cytoscape/cytoscape.esm.min.mjs";
 import { depthBar, depthBarUpdate, niceCeil, sparkline, sparklineUpdate } from "./charts.js";
 import { arnName, el, formatCount, formatRate } from "./dom.js";
-import { layoutCompute } from "./layout.js";
+import { MAX_WORKER_NODES, PROJECTOR_SIZES, SIZES, layoutCompute } from "./layout.js";
 
 const MAX_FIT_ZOOM = 1.3;
 const MIN_READABLE_ZOOM = 0.62;
 const NARROW = 700; // px: a phone, or a narrow window
 const NUMBERS_MS = 200;
+/** Projector mode: no text in the diagram smaller than this on screen, and fewer
+ * worker nodes per queue before the rest are grouped into one "+n more" node. */
+const PROJECTOR_MIN_TEXT_PX = 14;
+const PROJECTOR_WORKER_NODES = 3;
 
 const STYLE = [
   {
@@ -32,6 +36,7 @@ const STYLE = [
   { selector: "edge[kind = 'subscription']", style: { "line-color": "#4d7bd9", "target-arrow-color": "#4d7bd9" } },
   { selector: "edge[kind = 'redrive']", style: { "line-color": "#c2413b", "target-arrow-color": "#c2413b", "line-style": "dashed", "line-dash-pattern": [10, 6] } },
   { selector: "edge[kind = 'work']", style: { "line-color": "#a0a8b8", "target-arrow-color": "#a0a8b8" } },
+  { selector: "edge[kind = 'publish']", style: { "line-color": "#6b46c1", "target-arrow-color": "#6b46c1", "line-style": "dashed", "line-dash-pattern": [8, 5] } },
   { selector: "edge.flowing", style: { "line-color": "#2458c6", "target-arrow-color": "#2458c6" } },
   { selector: "edge.selected", style: { "line-color": "#f0a000", "target-arrow-color": "#f0a000", "underlay-color": "#f0a000", "underlay-opacity": 0.25, "underlay-padding": 6 } },
 ];
@@ -53,9 +58,12 @@ export class Diagram {
    * @param {HTMLElement} root  the .diagram section (holds .cy and .layer)
    * @param {FlowState} state
    * @param {{select: (target: {kind: string, id: string}) => void}} actions
+   * @param {{projector?: boolean}} options  projector mode (see PROJECTOR_MIN_TEXT_PX)
    */
-  constructor(root, state, actions) {
+  constructor(root, state, actions, { projector = false } = {}) {
     this.root = root;
+    this.projector = projector;
+    this.minZoom = 0.2;
     this.state = state;
     this.actions = actions;
     this.layer = root.querySelector(".layer");
@@ -76,6 +84,17 @@ export class Diagram {
       autounselectify: true,
       boxSelectionEnabled: false,
     });
+    if (projector) {
+      // High contrast on a washed-out projector: darker, thicker lines.
+      this.cy.style()
+        .selector("edge").style({ "line-color": "#3d4555", "target-arrow-color": "#3d4555", "arrow-scale": 1.5 })
+        .selector("edge[kind = 'subscription']").style({ "line-color": "#1747a6", "target-arrow-color": "#1747a6" })
+        .selector("edge[kind = 'redrive']").style({ "line-color": "#a11d16", "target-arrow-color": "#a11d16" })
+        .selector("edge[kind = 'publish']").style({ "line-color": "#4c2a99", "target-arrow-color": "#4c2a99" })
+        .selector("edge.flowing").style({ "line-color": "#0b3aa8", "target-arrow-color": "#0b3aa8" })
+        .selector("edge.selected").style({ "line-color": "#f0a000", "target-arrow-color": "#f0a000" })
+        .update();
+    }
     this.cy.on("viewport", () => {
       this.viewportDirty = true;
       this.invalidate();
@@ -86,6 +105,7 @@ export class Diagram {
       // A worker's edge or a redrive edge belongs to the queue it leaves.
       if (data.kind === "work") this.actions.select({ kind: "queue", id: data.source, focus: "workers" });
       else if (data.kind === "redrive") this.actions.select({ kind: "queue", id: data.source });
+      else if (data.kind === "publish" || data.kind === "producer") this._selectProducerTarget(data.id);
       else this.actions.select({ kind: data.kind, id: data.id });
     });
     this.cy.on("mouseover", "node, edge", () => { this.root.classList.add("pointing"); });
@@ -113,7 +133,12 @@ export class Diagram {
   fit() {
     if (!this.cy.nodes().length) return;
     this.cy.fit(undefined, 24);
-    if (this.cy.zoom() > MAX_FIT_ZOOM) {
+    if (this.projector && this.cy.zoom() < this.minZoom) {
+      // Readable from the back row first: start at the top left, the rest is a pan away.
+      const box = this.cy.elements().boundingBox();
+      this.cy.zoom(this.minZoom);
+      this.cy.pan({ x: 12 - box.x1 * this.minZoom, y: 12 - box.y1 * this.minZoom });
+    } else if (this.cy.zoom() > MAX_FIT_ZOOM) {
       this.cy.zoom(MAX_FIT_ZOOM);
       this.cy.center();
     } else if (this.cy.zoom() < MIN_READABLE_ZOOM && this.cy.width() < NARROW) {
@@ -127,7 +152,10 @@ export class Diagram {
 
   /** Rebuild the shape from the state's topology and workers; keeps what did not change. */
   setTopology() {
-    const { nodes, edges } = layoutCompute(this.state.topology, [...this.state.workers.values()]);
+    const { nodes, edges } = layoutCompute(this.state.topology, [...this.state.workers.values()], this.state.producers || [], {
+      maxWorkerNodes: this.projector ? PROJECTOR_WORKER_NODES : MAX_WORKER_NODES,
+      sizes: this.projector ? PROJECTOR_SIZES : SIZES,
+    });
     const wantNodes = new Map(nodes.map((n) => [n.id, n]));
     const wantEdges = new Map(edges.map((e) => [e.id, e]));
     const hadNodes = this.nodes.size;
@@ -180,6 +208,7 @@ export class Diagram {
       }
     });
     this._placeEdgeLabels();
+    if (this.projector) this._capZoom();
     this.empty.hidden = nodes.length > 0;
     if (!this.userMoved || !hadNodes) this.fit();
     this.select(this.selected);
@@ -220,6 +249,27 @@ export class Diagram {
     return this.nodes.has(id);
   }
 
+  /** A producer (or its edge) stands for what it publishes to: select that. */
+  _selectProducerTarget(id) {
+    const item = this.edges.get(id) || [...this.edges.values()].find((e) => e.spec.source === id);
+    const target = item?.spec.target;
+    const kind = target && this.kindOf(target);
+    if (kind) this.actions.select({ kind, id: target });
+  }
+
+  /** Projector mode: the smallest text in the diagram (CSS px at zoom 1) sets how far
+   * out it may zoom, so that text is never below PROJECTOR_MIN_TEXT_PX on screen. */
+  _capZoom() {
+    let smallest = Infinity;
+    for (const node of this.layer.querySelectorAll("*")) {
+      const hasText = [...node.childNodes].some((c) => c.nodeType === Node.TEXT_NODE && c.textContent.trim());
+      if (!hasText) continue;
+      smallest = Math.min(smallest, parseFloat(getComputedStyle(node).fontSize));
+    }
+    this.minZoom = Number.isFinite(smallest) ? Math.min(MAX_FIT_ZOOM, PROJECTOR_MIN_TEXT_PX / smallest) : 0.2;
+    this.cy.minZoom(this.minZoom);
+  }
+
   kindOf(id) {
     return this.nodes.get(id)?.spec.kind;
   }
@@ -236,7 +286,8 @@ export class Diagram {
         keydown: (event) => {
           if (event.key === "Enter" || event.key === " ") {
             event.preventDefault();
-            this.actions.select({ kind: spec.kind, id: spec.id });
+            if (spec.kind === "producer") this._selectProducerTarget(spec.id);
+            else this.actions.select({ kind: spec.kind, id: spec.id });
           }
         },
       },
@@ -248,7 +299,7 @@ export class Diagram {
     // the embedded observer, "<client> on <queue>", or a participant) shows its own name.
     const own = spec.kind === "worker" && name.includes("#");
     // A consumer's own name (its client, e.g. "aws-cli/1.42.3") needs the room a kind label takes.
-    const kindLabel = { topic: "topic", queue: spec.data.isDlq ? "DLQ" : "queue", worker: own ? "worker" : null, more: "workers", external: spec.data.protocol }[spec.kind];
+    const kindLabel = { topic: "topic", queue: spec.data.isDlq ? "DLQ" : "queue", worker: own ? "worker" : null, more: "workers", external: spec.data.protocol, producer: "publisher" }[spec.kind];
     // A consumer shows its product ("aws-cli", "Boto3"); the title has version and queue.
     const shown = spec.kind !== "worker" ? name : own ? `#${name.split("#").pop()}` : name.split(" on ")[0].split("/")[0];
     const head = el("div", { class: "node-head" },
@@ -295,6 +346,7 @@ export class Diagram {
   _name(spec) {
     if (spec.kind === "worker") return spec.data.worker.name;
     if (spec.kind === "more") return `+${spec.data.workers.length} more`;
+    if (spec.kind === "producer") return spec.data.producer.name;
     if (spec.kind === "external") return spec.data.endpoint;
     return arnName(spec.id);
   }
@@ -427,7 +479,7 @@ export class Diagram {
         const filtered = s.count(`subf:${id}`);
         setText(parts.rate, formatRate(rate));
         setText(parts.filtered, filtered ? `⊘ ${formatCount(filtered)}` : "");
-        const title = `${delivered} delivered, ${filtered} filtered out by its policy since the page opened — click to edit the policy`;
+        const title = `${delivered} delivered, ${filtered} filtered out by its policy since ${s.countingSince.toTimeString().slice(0, 5)} — click to edit the policy`;
         if (item.label.title !== title) item.label.title = title;
       } else if (spec.kind === "redrive") {
         rate = s.rate(`dlq:${spec.source}`);

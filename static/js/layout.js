@@ -1,6 +1,7 @@
 // Where each node goes: a column layout computed from the topology alone, so it is stable.
 //
-// Columns: topics | queues | workers and dead-letter queues | workers of those DLQs.
+// Columns: producers | topics | queues | workers and dead-letter queues | workers of those
+// DLQs. Producers (classroom participants who published) only appear when there are some.
 // Within a column, order is by name; a queue's workers and its DLQ sit in the band
 // beside it. Adding a queue moves only what sorts after it; nothing is random.
 
@@ -10,7 +11,18 @@ export const SIZES = {
   worker: { w: 200, h: 66 },
   more: { w: 200, h: 50 },
   external: { w: 230, h: 56 },
+  producer: { w: 200, h: 56 },
 };
+/** Projector mode's text is larger (projector.css): its cards are larger to hold it. */
+export const PROJECTOR_SIZES = {
+  topic: { w: 250, h: 84 },
+  queue: { w: 320, h: 182 },
+  worker: { w: 240, h: 78 },
+  more: { w: 270, h: 86 },
+  external: { w: 250, h: 62 },
+  producer: { w: 250, h: 62 },
+};
+const PRODUCER_X = -400;
 const COLUMN_X = [0, 460, 880, 1300, 1720];
 const GAP = 26;
 export const MAX_WORKER_NODES = 5;
@@ -21,6 +33,10 @@ export function workerId(name) {
   return `worker:${name}`;
 }
 
+export function producerId(name) {
+  return `producer:${name}`;
+}
+
 export function moreId(queueArn) {
   return `more:${queueArn}`;
 }
@@ -29,13 +45,17 @@ function externalId(sub) {
   return `ext:${sub.protocol}:${sub.endpoint}`;
 }
 
-/** {nodes: [{id, kind, x, y, w, h, data}], edges: [{id, kind, source, target, data}]} */
-export function layoutCompute(topology, workers) {
+/**
+ * {nodes: [{id, kind, x, y, w, h, data}], edges: [{id, kind, source, target, data}]}
+ * @param {{maxWorkerNodes?: number, sizes?: object}} options  projector mode groups workers
+ *   sooner and has larger cards (PROJECTOR_SIZES)
+ */
+export function layoutCompute(topology, workers, producers = [], { maxWorkerNodes = MAX_WORKER_NODES, sizes = SIZES } = {}) {
   const queues = [...topology.queues].sort(byName);
   const queueByArn = new Map(queues.map((q) => [q.arn, q]));
   const nodes = [];
   const edges = [];
-  const add = (kind, id, x, y, data, size = SIZES[kind]) => {
+  const add = (kind, id, x, y, data, size = sizes[kind]) => {
     const node = { id, kind, x, y, w: size.w, h: size.h, data };
     nodes.push(node);
     return node;
@@ -65,16 +85,16 @@ export function layoutCompute(topology, workers) {
     placed.add(queue.arn);
     let y = top;
     const own = workersByQueue.get(queue.arn) || [];
-    const shown = own.length > MAX_WORKER_NODES ? own.slice(0, MAX_WORKER_NODES - 1) : own;
+    const shown = own.length > maxWorkerNodes ? own.slice(0, maxWorkerNodes - 1) : own;
     for (const w of shown) {
-      const size = SIZES.worker;
+      const size = sizes.worker;
       add("worker", workerId(w.name), COLUMN_X[column + 1], y + size.h / 2, { worker: w });
       edges.push({ id: `work:${w.name}`, kind: "work", source: queue.arn, target: workerId(w.name), data: { worker: w } });
       y += size.h + GAP;
     }
     if (own.length > shown.length) {
       const rest = own.slice(shown.length);
-      const size = SIZES.more;
+      const size = sizes.more;
       add("more", moreId(queue.arn), COLUMN_X[column + 1], y + size.h / 2, { queueArn: queue.arn, workers: rest });
       edges.push({ id: `work-more:${queue.arn}`, kind: "work", source: queue.arn, target: moreId(queue.arn), data: { workers: rest } });
       y += size.h + GAP;
@@ -84,7 +104,7 @@ export function layoutCompute(topology, workers) {
       if (y > top) y += GAP; // room for the redrive edge's label
       y = band(queueByArn.get(dlqArn), column + 1, y);
     }
-    const size = SIZES.queue;
+    const size = sizes.queue;
     const bottom = Math.max(top + size.h + GAP, y);
     const centre = (top + bottom - GAP) / 2; // the middle of its band
     add("queue", queue.arn, COLUMN_X[column], centre, { queue, isDlq: dlqParent.has(queue.arn) });
@@ -106,7 +126,7 @@ export function layoutCompute(topology, workers) {
     if (!target) {
       target = externalId(sub);
       if (!centreOf.has(target)) {
-        const size = SIZES.external;
+        const size = sizes.external;
         add("external", target, COLUMN_X[1], cursor + size.h / 2, { protocol: sub.protocol, endpoint: sub.endpoint });
         centreOf.set(target, cursor + size.h / 2);
         cursor += size.h + GAP;
@@ -125,12 +145,26 @@ export function layoutCompute(topology, workers) {
   let floor = -Infinity;
   let tail = cursor;
   for (const { topic, y } of wanted) {
-    const h = SIZES.topic.h;
+    const h = sizes.topic.h;
     let centre = Number.isFinite(y) ? y : tail + h / 2;
     centre = Math.max(centre, floor + h / 2);
     add("topic", topic.arn, COLUMN_X[0], centre, { topic });
     floor = centre + h / 2 + GAP;
     tail = Math.max(tail, floor);
+  }
+  // Producers: left of the topics, each beside what it publishes to, never overlapping.
+  const centres = new Map(nodes.map((n) => [n.id, n.y]));
+  const wantedProducers = [...producers]
+    .filter((p) => centres.has(p.target_arn))
+    .map((p) => ({ p, y: centres.get(p.target_arn) }))
+    .sort((a, b) => a.y - b.y || byName(a.p, b.p));
+  let producerFloor = -Infinity;
+  for (const { p, y } of wantedProducers) {
+    const h = sizes.producer.h;
+    const centre = Math.max(y, producerFloor + h / 2);
+    add("producer", producerId(p.name), PRODUCER_X, centre, { producer: p });
+    edges.push({ id: `publish:${p.name}`, kind: "publish", source: producerId(p.name), target: p.target_arn, data: { producer: p } });
+    producerFloor = centre + h / 2 + GAP;
   }
   // An edge to a node that is not drawn (a subscription of an unknown topic) is left out.
   const ids = new Set(nodes.map((n) => n.id));

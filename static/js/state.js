@@ -1,5 +1,6 @@
 // What the page knows: the snapshot's state, moved forward by frames, plus counters and
-// rates this page has counted since it opened. No DOM here.
+// rates. Counters start from the snapshot's (the server counts since the engine started
+// or since "reset counters"); rates are this page's own. No DOM here.
 //
 // Counters come from a frame's `counts`, which cover every event even when `events` is
 // a sample. `counts` are keyed by resource (a queue, a topic), so per-subscription and
@@ -70,6 +71,7 @@ export class FlowState {
     this.depths = new Map();
     this.workers = new Map(); // name -> {name, queue_arn, busy, processed, failed, holding}
     this.specs = {};
+    this.producers = []; // classroom participants who published recently
     this.counters = new Map();
     this.rates = new Rates();
     this.history = new Map(); // queue arn -> [{visible, in_flight, delayed}]
@@ -114,7 +116,13 @@ export class FlowState {
       (snapshot.workers || []).map((w) => [w.name, { ...w, holding: w.busy ? 1 : 0 }]),
     );
     this.specs = snapshot.worker_specs || {};
-    if (missed) {
+    this.producers = snapshot.producers || [];
+    if (snapshot.counts) {
+      // The server's counters cover every event up to `last_seq`: replace ours with them
+      // (frames after `last_seq` add to them), so a reload or a resync never double counts.
+      this._countersFrom(snapshot);
+      for (const e of missed ?? snapshot.recent ?? []) this._remember(e);
+    } else if (missed) {
       // Events a gap or a reconnect skipped, as far as `recent` reaches: count them.
       this._count(countEvents(missed), missed, { workersExact: true });
       for (const e of missed) this._remember(e);
@@ -127,6 +135,7 @@ export class FlowState {
       this.topology.queues.map((q) => [q.arn, q.dead_letter_arn]),
       this.topology.subscriptions.map((s) => [s.arn, s.endpoint, s.filter_policy, s.raw_message_delivery]),
       [...this.workers.keys()],
+      this.producers.map((p) => [p.name, p.target_arn]),
     ]);
     const changed = key !== this.topologyKey;
     this.topologyKey = key;
@@ -149,6 +158,33 @@ export class FlowState {
     // (A sampled frame straddling a snapshot is counted from its sample: a rare undercount.)
     const counts = frame.sampled && !trimmed ? frame.counts : countEvents(events);
     this._count(counts, events, { workersExact: false });
+  }
+
+  /** Counters from a snapshot's `counts`, `subscription_counts` and `counts_since`. */
+  _countersFrom(snapshot) {
+    this.counters = new Map();
+    const put = (key, n) => { if (n) this.counters.set(key, (this.counters.get(key) || 0) + n); };
+    for (const [key, n] of Object.entries(snapshot.counts)) {
+      const bar = key.indexOf("|");
+      const type = key.slice(0, bar);
+      const arn = key.slice(bar + 1);
+      if (type === "published") put(isTopic(arn) ? `pub:${arn}` : `in:${arn}`, n);
+      else if (type === "delivered") put(`in:${arn}`, n);
+      else if (type === "received") put(`recv:${arn}`, n);
+      else if (type === "processed") put(`done:${arn}`, n);
+      else if (type === "failed") put(`fail:${arn}`, n);
+      else if (type === "dead_lettered") {
+        put(`dlq:${arn}`, n);
+        const q = this.queue(arn);
+        if (q?.dead_letter_arn) put(`in:${q.dead_letter_arn}`, n);
+      }
+    }
+    for (const [sub, c] of Object.entries(snapshot.subscription_counts || {})) {
+      put(`sub:${sub}`, c.delivered);
+      put(`subf:${sub}`, c.filtered);
+    }
+    if (snapshot.counts_since) this.countingSince = new Date(snapshot.counts_since * 1000);
+    this.countsIncompleteAt = null;
   }
 
   _worker(e) {

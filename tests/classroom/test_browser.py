@@ -116,10 +116,12 @@ def run_class(browser: Browser, base: str) -> None:
     assert join_url == f"{base}/class/join/?code={code}"
     assert teacher.locator(".join-qr svg.qr path").count() == 1
 
-    # One click: load, and the page plays the pattern once the diagram shows the resources.
-    teacher.select_option("select[name=scenario]", "fanout")
-    teacher.click("button[name=load]")
+    assert teacher.text_content("[data-testid=class-title]").strip() == "Messaging 101"
+
+    # "Start and present" with a scenario loads it, and the page plays the pattern once
+    # the diagram shows the resources (as its Load button does); a reload does not load again.
     flag(teacher, "window.flowdashPresenter.played >= 1")
+    assert "start" not in teacher.url
     assert "billing" in teacher.text_content(".explanation")
     flag(teacher, "document.querySelectorAll('.node-queue').length === 3")
     # Hand the billing queue to the students: no simulated worker there any more.

@@ -21,7 +21,11 @@ export class Feed {
 
   /** @param {object[]} events flow events already scoped to the scenario */
   add(events) {
-    for (const e of events) if (!SKIP.has(e.type)) this.pending.push(e);
+    for (const e of events) {
+      // A student becoming a producer shows on the diagram; the feed has their publish.
+      if (SKIP.has(e.type) || (e.type === "resource_changed" && e.kind === "producers")) continue;
+      this.pending.push(e);
+    }
     if (this.pending.length > SHOW) this.pending.splice(0, this.pending.length - SHOW);
     if (this.frameRequested) return;
     this.frameRequested = true;

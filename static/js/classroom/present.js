@@ -1,7 +1,11 @@
 // The presenter view: the live diagram (the flow page's own modules), the scenario's
 // explanation and controls, the join code, who joined, and what just happened, with
 // participants' names. The only global is `window.flowdashPresenter`, flags for tests:
-// {ready, connected, lastSeq, scenario, loaded, played, joined, working, errors}.
+// {ready, connected, lastSeq, scenario, loaded, played, joined, working, errors,
+// countsSince (the server's "counts since", epoch seconds)}.
+// `?projector=1` (projector.css) is projector mode: larger text, workers grouped sooner,
+// and the diagram never zoomed out so far that its smallest text is below 14 px.
+// `?start=1` (from "Start and present") loads the class's scenario and plays it.
 
 import { call, path } from "../api.js";
 import { Diagram } from "../diagram.js";
@@ -21,7 +25,7 @@ const root = document.querySelector(".present");
 const code = root.dataset.code;
 const flags = {
   ready: false, connected: false, lastSeq: null, scenario: root.dataset.scenario || null,
-  loaded: null, played: 0, joined: 0, working: 0, errors: [],
+  loaded: null, played: 0, joined: 0, working: 0, errors: [], countsSince: null,
 };
 window.flowdashPresenter = flags;
 
@@ -30,8 +34,9 @@ let session = null; // the last GET /api/classroom/sessions/{code}
 let waitingToPlay = null; // {slug, loaded} between a load and its first play
 let rawTopology = { topics: [], queues: [], subscriptions: [] };
 
+const projector = root.dataset.projector === "1";
 const state = new FlowState();
-const diagram = new Diagram(root.querySelector(".diagram"), state, { select: (t) => diagram.select(t) });
+const diagram = new Diagram(root.querySelector(".diagram"), state, { select: (t) => diagram.select(t) }, { projector });
 const motion = new Motion(diagram, diagram.layer, { inspect: () => {} });
 const feed = new Feed(root.querySelector(".feed"), { shorten: (text) => (prefix ? text.replaceAll(prefix, "") : text) });
 const cards = new Cards(root.querySelector(".cards"));
@@ -71,6 +76,7 @@ const socket = new FlowSocket(flowSocketUrl(), {
     rawTopology = snapshot.topology;
     state.applySnapshot(scopeSnapshot(snapshot, prefix), info);
     reshape();
+    sinceRender(snapshot.counts_since);
     const seen = (info.missed ?? snapshot.recent ?? []).filter((e) => eventInScope(prefix, e));
     feed.add(seen);
     cards.add(seen);
@@ -168,7 +174,7 @@ async function poll() {
   flags.working = session.counts.working;
   root.querySelector(".joined").textContent = String(session.counts.joined);
   root.querySelector(".working").textContent = String(session.counts.working);
-  peopleRender(root.querySelector(".people-list"), session.participants, remove);
+  peopleRender(root.querySelector(".people-list"), session.participants, remove, shortName);
   feed.attribute(session.actions);
   const scenario = session.scenario;
   root.querySelector(".scenario-name").textContent = scenario ? scenario.name : "No scenario loaded";
@@ -213,6 +219,19 @@ function controlsRender() {
   allowedRender(root.querySelector(".allowed-form"), scopeSnapshot({ topology: rawTopology }, prefix).topology, session.allowed, shortName);
 }
 
+function sinceRender(since) {
+  flags.countsSince = since ?? null;
+  const node = root.querySelector(".since");
+  node.textContent = `counts since ${state.countingSince.toTimeString().slice(0, 5)}`;
+  node.title = "Counted by the server since it started or since the last reset: the same on every screen, and a reload keeps them.";
+}
+
+async function countersReset() {
+  if (!window.confirm("Count again from zero on every screen?")) return;
+  const result = await api("POST", "/api/counters/reset");
+  if (result.ok) say("Counters reset.");
+}
+
 async function remove(participant) {
   const result = await api("POST", path`/api/classroom/sessions/${code}/participants/${participant.id}/remove`);
   if (result.ok) say(`Removed ${participant.name}.`);
@@ -230,6 +249,7 @@ const on = (name, fn) => root.querySelector(`button[name=${name}]`).addEventList
 on("load", load);
 on("play", () => play());
 on("reset", reset);
+on("reset-counters", countersReset);
 on("lock", () => flagsSet({ publishing_locked: !session?.publishing_locked }));
 on("joining", () => flagsSet({ joining_open: !session?.joining_open }));
 on("end", async () => {
@@ -253,3 +273,11 @@ setInterval(() => {
 setInterval(poll, POLL_MS);
 poll();
 socket.start();
+if (new URLSearchParams(location.search).has("start")) {
+  // "Start and present" with a scenario: load it (and play it) as the Load button does,
+  // once; a reload of this page must not load it again.
+  const url = new URL(location.href);
+  url.searchParams.delete("start");
+  history.replaceState(null, "", url);
+  if (root.dataset.scenario) load();
+}

@@ -7,15 +7,17 @@ import { el } from "../dom.js";
  * @param {HTMLElement} list  the .people-list
  * @param {object[]} participants  rows from GET /api/classroom/sessions/{code}
  * @param {(p: object) => void} remove
+ * @param {(name: string) => string} shortName  a queue's name as the class sees it
+ *   ("payments", not the scenario's internal "sc-dlq-payments")
  */
-export function peopleRender(list, participants, remove) {
+export function peopleRender(list, participants, remove, shortName = (name) => name) {
   const key = JSON.stringify(participants.map((p) => [p.id, p.name, p.working, p.published, p.processed, p.failed]));
   if (list.dataset.key === key) return; // unchanged: keep the buttons where they are
   list.dataset.key = key;
   const rows = participants.map((p) =>
     el("li", { dataset: { id: p.id, name: p.name } },
       el("span", { class: "pname", text: p.name }),
-      p.working ? el("span", { class: "badge", text: `working ${p.working}` }) : null,
+      p.working ? el("span", { class: "badge", text: `working ${shortName(p.working)}`, title: p.working }) : null,
       el("span", { class: "pstats", text: `${p.published} sent · ${p.processed} done · ${p.failed} failed` }),
       el("button", { type: "button", class: "link danger", text: "remove", "aria-label": `Remove ${p.name}`, on: { click: () => remove(p) } }),
     ),

@@ -18,6 +18,7 @@ export function scopeSnapshot(snapshot, prefix) {
     ...snapshot,
     topology: { topics, queues, subscriptions: snapshot.topology.subscriptions.filter((s) => topicArns.has(s.topic_arn)) },
     workers: (snapshot.workers || []).filter((w) => queueArns.has(w.queue_arn)),
+    producers: (snapshot.producers || []).filter((p) => topicArns.has(p.target_arn) || queueArns.has(p.target_arn)),
   };
 }
 
