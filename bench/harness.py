@@ -685,6 +685,11 @@ def machine() -> str:
     )
 
 
+def load_1min() -> float:
+    """The machine's 1-minute load average: other work skews every figure; it says how much."""
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
 def percentile(values: Sequence[float], pct: float) -> float:
     """Nearest-rank percentile; NaN for no values (printed as "-")."""
     if not values:

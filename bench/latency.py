@@ -26,6 +26,17 @@ producer at that rate would); below it, one Publish per message. A cell whose
 rate moto cannot reach reports the rate it did reach.
 
     .venv/bin/python bench/latency.py [--quick] [--record]
+
+``--observer`` compares the 100 msg/s x fanout 5 cell (five queues, one 0 ms
+worker each, no bare queue) in ``make run``'s configuration (embedded backend,
+FLOWDASH_OBSERVER=inside) against FLOWDASH_OBSERVER=outside, in alternating
+rounds, plus a capacity cell per observer (1,000 msg/s asked for 3 s). Targets:
+≥ 100 msg/s reached and p99 < 250 ms. ``--profile`` adds a cell per observer with
+py-spy attached to the server and writes the profiles (raw collapsed stacks and
+a summary: self and cumulative time by function, by area, by thread) to
+bench/results/profiles/.
+
+    .venv/bin/python bench/latency.py --observer [--quick] [--rounds N] [--profile]
 """
 
 from __future__ import annotations
@@ -55,6 +66,7 @@ from bench.harness import (
     engine_sees,
     flowdash_server,
     fmt,
+    load_1min,
     percentile,
     progress,
     until_snapshot,
@@ -77,6 +89,14 @@ class Cell:
     #: Run moto in its own process (``FLOWDASH_BACKEND=endpoint``) instead of inside
     #: the Flowdash process: what giving moto its own core (its own GIL) buys.
     moto_apart: bool = False
+    #: FLOWDASH_OBSERVER for the server (None: the default, inside).
+    observer: str | None = None
+    #: One more queue on the topic read by a bare boto3 loop (the matrix's baseline).
+    bare: bool = True
+    #: --observer: which round of the comparison this cell belongs to.
+    round: int = 0
+    #: Record a py-spy profile of the server while the publisher runs.
+    profile: bool = False
 
     @property
     def count(self) -> int:
@@ -125,10 +145,12 @@ def publish(endpoint: str, topic: str, rate: float, count: int) -> None:
     sns = aws_client("sns", endpoint)
     per_call = 10 if rate > BATCH_ABOVE_RATE else 1
     returned: list[tuple[str, float]] = []
+    calls: list[float] = []  # each call's duration, seconds
     start = time.monotonic()
     sent = 0
     while sent < count:
         numbers = range(sent, min(count, sent + per_call))
+        called = time.monotonic()
         if per_call == 1:
             message_id = sns.publish(TopicArn=topic, Message=f"latency {sent}")["MessageId"]
             returned.append((message_id, time.monotonic()))
@@ -141,12 +163,234 @@ def publish(endpoint: str, topic: str, rate: float, count: int) -> None:
             )
             now = time.monotonic()
             returned.extend((ok["MessageId"], now) for ok in response["Successful"])
+        calls.append(time.monotonic() - called)
         sent += len(numbers)
         delay = start + sent / rate - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-    elapsed = time.monotonic() - start
-    print(json.dumps({"returned": returned, "seconds": elapsed}), flush=True)
+    ended = time.monotonic()
+    print(json.dumps({"returned": returned, "seconds": ended - start, "ended_at": ended,
+                      "calls": calls}), flush=True)  # fmt: skip
+
+
+# --- profiling the server (py-spy)
+
+ROOT = Path(__file__).resolve().parent.parent
+PROFILES = ROOT / "bench" / "results" / "profiles"
+
+#: Areas a sampled stack can be charged to, tested in this order on each frame's file.
+AREAS: list[tuple[str, tuple[str, ...]]] = [
+    ("observer (messaging/observer.py)", ("messaging/observer.py",)),
+    ("persistence (messaging/embedded/persistence.py)", ("messaging/embedded/persistence.py",)),
+    ("broker hooks (messaging/embedded/broker.py)", ("messaging/embedded/broker.py",)),
+    ("fast path / fixes / filtering / in-process transport", ("messaging/embedded/",)),
+    ("workers (messaging/workers.py)", ("messaging/workers.py",)),
+    ("flow engine, correlator, events (messaging/)", ("messaging/",)),
+    ("flow bus, relay, consumers (dashboard/)", ("dashboard/",)),
+    ("moto", ("/moto/",)),
+    (
+        "werkzeug / Flask (moto's app: request objects, routing, its HTTP server)",
+        ("/werkzeug/", "/flask/", "/flask_cors/"),
+    ),
+    ("botocore / boto3 (Flowdash's own clients)", ("/botocore/", "/boto3/", "/urllib3/")),
+    ("Channels", ("/channels/",)),
+    ("Daphne / Twisted / autobahn", ("/daphne/", "/twisted/", "/autobahn/", "/txaio/")),
+    ("asgiref", ("/asgiref/",)),
+    ("Django", ("/django/",)),
+    ("cryptography / OpenSSL", ("/cryptography/", "/OpenSSL/")),
+    ("xmltodict / jinja2 / json (responses)", ("/xmltodict", "/jinja2/", "/json/")),
+]
+
+
+#: What the process was doing, by the first rule (in this order) matching a frame of the
+#: sample's stack: so a worker's receive is charged to moto's ReceiveMessage, not to
+#: the botocore client around it.
+ACTIVITIES: list[tuple[str, tuple[str, ...]]] = [
+    ("embedded persistence: state snapshots written (FLOWDASH_PERSIST)",
+     ("messaging/embedded/persistence.py",)),
+    ("event log: flowbus.events_store / events_prune (Django ORM, SQLite)",
+     ("events_store (", "events_prune (")),
+    ("moto: Publish / PublishBatch with its fanout (the publisher's requests)",
+     ("SNSResponse.publish",)),
+    ("moto: ReceiveMessage (Flowdash's workers; outside also the taps)",
+     ("SQSResponse.receive_message",)),
+    ("moto: DeleteMessage(Batch) (workers; outside also the taps)",
+     ("SQSResponse.delete_message",)),
+    ("moto: GetQueueAttributes (outside: depth samples)", ("SQSResponse.get_queue_attributes",)),
+    ("moto: request handling around the action (parse, route, serialise the response)",
+     ("BaseResponse.dispatch", "DomainDispatcherApplication")),
+    ("werkzeug HTTP server (moto's port)", ("/werkzeug/serving.py", "socketserver.py")),
+    ("botocore client side of Flowdash's own calls (before/after moto)",
+     ("BaseClient._make_api_call",)),
+    ("observer: draining reports into flow events", ("EmbeddedObserver.",)),
+    ("watcher: taps, depth samples, topology", ("Watcher.", "messaging/taps.py")),
+    ("workers' own code (WorkerPool)", ("WorkerPool.",)),
+    ("frames: build and encode (flowbus)", ("frame_text (", "frame_build (", "FlowBus._frames")),
+    ("sending frames: relay, consumers, Channels, Daphne, Twisted",
+     ("/relay.py", "/consumers.py", "/channels/", "/daphne/", "/twisted/", "/autobahn/")),
+    ("correlator and emitter (flow events)", ("Correlator.", "FlowEmitter.")),
+]  # fmt: skip
+#: Frames too general to rank by cumulative time (every thread or loop runs under them).
+PLUMBING = ("threading.py", "/asyncio/", "concurrent/futures/", "runpy.py", "manage.py",
+            "/management/", "twisted/internet/", "twisted/python/", "/selectors.py")  # fmt: skip
+
+
+def _activity(frames: list[str]) -> str:
+    for name, needles in ACTIVITIES:
+        if any(n in f for f in frames for n in needles):
+            return name
+    return "other"
+
+
+def _area(frame: str) -> str | None:
+    for name, needles in AREAS:
+        if any(n in frame for n in needles):
+            return name
+    return None
+
+
+def _short(frame: str) -> str:
+    """``func (/long/path/site-packages/pkg/mod.py:12)`` -> ``func (pkg/mod.py:12)``."""
+    name, _, where = frame.rpartition(" (")
+    for cut in ("site-packages/", f"{ROOT}/", "/lib/python3.11/"):
+        if cut in where:
+            where = where.split(cut, 1)[1]
+    return f"{name} ({where}"
+
+
+def _thread_kind(label: str) -> str:
+    name = label.split(": ", 1)[-1]
+    if "process_request_thread" in name:
+        return "moto request threads (HTTP clients: the publisher)"
+    if name.startswith("ThreadPoolExecutor") or name.startswith("asyncio_"):
+        return f"thread pools ({name.rstrip('0123456789_')}…)"
+    return name
+
+
+def profile_summary(raw: Path, top: int = 25) -> str:
+    """Self and cumulative time by function, by area and by thread, from py-spy's raw
+    (collapsed) output recorded with --gil --threads --function: each sample is one
+    moment the GIL was held, so shares are shares of the process's Python CPU."""
+    from collections import defaultdict
+
+    total = 0
+    self_time: Counter[str] = Counter()
+    cumulative: Counter[str] = Counter()
+    area_self: Counter[str] = Counter()
+    area_incl: Counter[str] = Counter()
+    threads: Counter[str] = Counter()
+    activities: Counter[str] = Counter()
+    callers: Counter[str] = Counter()  # where the samples inside moto came from
+    if raw.suffix == ".gz":
+        import gzip
+
+        text = gzip.decompress(raw.read_bytes()).decode()
+    else:
+        text = raw.read_text()
+    for line in text.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        frames = stack.split(";")
+        thread, frames = frames[0], frames[1:]
+        total += n
+        threads[_thread_kind(thread)] += n
+        if not frames:
+            continue
+        activities[_activity(frames)] += n
+        if any("/moto/" in f for f in frames):
+            if "flowdash-aws" in thread:
+                callers[
+                    "Flowdash's own calls, in process (AwsRunner threads: workers, watcher)"
+                ] += n
+            elif "process_request_thread" in thread:
+                callers["HTTP clients on moto's port (request threads: the publisher)"] += n
+            else:
+                callers[f"other threads ({_thread_kind(thread)})"] += n
+        self_time[_short(frames[-1])] += n
+        for f in set(frames):
+            if not any(p in f for p in PLUMBING):
+                cumulative[_short(f)] += n
+        # Self time of an area: the innermost frame that belongs to one (the standard
+        # library and C calls are charged to their caller's area).
+        owner = next((a for f in reversed(frames) if (a := _area(f))), "other (stdlib, etc.)")
+        area_self[owner] += n
+        # The middleware that names the client wraps every moto request: not the hooks'.
+        for a in {_area(f) for f in frames if "ClientMiddleware" not in f} - {None}:
+            area_incl[a] += n  # type: ignore[index]
+    if not total:
+        return "(no samples)\n"
+
+    def pct(n: int) -> str:
+        return f"{n / total:.1%}"
+
+    out = [f"{total:,} samples with the GIL held (100 Hz)\n"]
+    out += ["| activity (first matching rule, see ACTIVITIES in bench/latency.py) | share |",
+            "| --- | --- |"]  # fmt: skip
+    out += [f"| {a} | {pct(n)} |" for a, n in activities.most_common()]
+    out += ["", "| samples inside moto, by caller | share of all samples |", "| --- | --- |"]
+    out += [f"| {c} | {pct(n)} |" for c, n in callers.most_common()]
+    out += ["", "| thread | share |", "| --- | --- |"]
+    out += [f"| {t} | {pct(n)} |" for t, n in threads.most_common(8)]
+    out += ["", "| area | self (innermost area frame) | inclusive |", "| --- | --- | --- |"]
+    by_area: defaultdict[str, int] = defaultdict(int, area_self)
+    for a in sorted(set(by_area) | set(area_incl), key=lambda a: -by_area[a]):
+        out.append(f"| {a} | {pct(by_area[a])} | {pct(area_incl.get(a, 0))} |")
+    out += ["", f"Top {top} functions by self time:", "", "| function | self |", "| --- | --- |"]
+    out += [f"| `{f}` | {pct(n)} |" for f, n in self_time.most_common(top)]
+    out += ["", f"Top {top} functions by cumulative time (thread and loop plumbing left out):",
+            "", "| function | cumulative |",
+            "| --- | --- |"]  # fmt: skip
+    out += [f"| `{f}` | {pct(n)} |" for f, n in cumulative.most_common(top)]
+    return "\n".join(out) + "\n"
+
+
+@dataclass
+class Spy:
+    process: asyncio.subprocess.Process
+    raw: Path
+    label: str
+
+
+async def profile_start(server: FlowdashServer, cell: Cell) -> Spy:
+    """py-spy (``pip install py-spy``) records the server, GIL holders only, until stopped."""
+    import shutil
+
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    PROFILES.mkdir(parents=True, exist_ok=True)
+    when = time.strftime("%Y%m%d-%H%M%S")
+    label = f"latency-{when}-{cell.observer or 'inside'}-{cell.rate:g}x{cell.fanout}"
+    raw = PROFILES / f"{label}.txt"
+    process = await asyncio.create_subprocess_exec(
+        spy, "record", "--pid", str(server.process.pid), "--format", "raw", "--output",
+        str(raw), "--rate", "100", "--gil", "--threads", "--function", "--full-filenames",
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    await asyncio.sleep(0.5)  # attached
+    return Spy(process=process, raw=raw, label=label)
+
+
+async def profile_stop(spy: Spy) -> None:
+    import gzip
+    import shutil
+    import signal
+
+    spy.process.send_signal(signal.SIGINT)
+    _, err = await spy.process.communicate()
+    if not spy.raw.exists():
+        raise RuntimeError(f"py-spy wrote no profile: {err.decode(errors='replace')[-2000:]}")
+    summary = PROFILES / f"{spy.label}.md"
+    summary.write_text(
+        f"# py-spy profile: {spy.label}\n\nThe server process (`manage.py serve`) during "
+        "the cell's publishing, recorded with `py-spy record --gil --threads --function "
+        f"--rate 100`; raw collapsed stacks in {spy.raw.name}.gz (gunzip, then open in "
+        "https://www.speedscope.app or flamegraph.pl).\n\n" + profile_summary(spy.raw)
+    )
+    with spy.raw.open("rb") as raw, gzip.open(f"{spy.raw}.gz", "wb") as packed:
+        shutil.copyfileobj(raw, packed)
+    spy.raw.unlink()
+    progress(f"profile: {summary}")
 
 
 # --- the viewer
@@ -156,14 +400,22 @@ def publish(endpoint: str, topic: str, rate: float, count: int) -> None:
 class Viewer:
     """Follows the flow socket: the arrival time of each event, and every count."""
 
+    #: The queues with Flowdash workers: only their deliveries and outcomes count (on
+    #: the embedded observer a bare consumer's receive and delete show as processed too).
+    queues: set[str] = field(default_factory=set)
     arrivals: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)
+    #: Every event by type, whatever its resource.
+    all_counts: Counter[str] = field(default_factory=Counter)
     frames: int = 0
     sampled_frames: int = 0
     gaps: int = 0
     last_seq: int = 0
     workers_ready: set[str] = field(default_factory=set)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Set by the caller: processed events expected; drained_at is when they were all in.
+    expected: int = 0
+    drained_at: float | None = None
 
     async def until(self, predicate: Callable[[], bool]) -> None:
         """Wait (under the caller's timeout) until a frame makes ``predicate`` true."""
@@ -183,13 +435,21 @@ class Viewer:
         self.frames += 1
         self.sampled_frames += bool(message["sampled"])
         for key, n in message["counts"].items():
-            self.counts[key.split("|", 1)[0]] += n
+            kind, _, arn = key.partition("|")
+            self.all_counts[kind] += n
+            if kind not in ("delivered", "processed") or arn in self.queues:
+                self.counts[kind] += n
         for event in message["events"]:
             kind = event["type"]
-            if kind in ("delivered", "processed"):
+            ours = (kind == "delivered" and event["endpoint"] in self.queues) or (
+                kind == "processed" and event["queue_arn"] in self.queues
+            )
+            if ours:
                 self.arrivals.setdefault((kind, event["trace_id"]), []).append(arrived)
             elif kind == "resource_changed" and event["kind"] == "workers":
                 self.workers_ready.add(event["arn"])
+        if self.expected and self.drained_at is None and self.counts["processed"] >= self.expected:
+            self.drained_at = arrived
 
 
 async def follow(ws: Any, viewer: Viewer, stop: asyncio.Event) -> None:
@@ -259,15 +519,35 @@ class Outcome:
     gaps: int
     server_cpu: float
     server_rss: float
+    publish_seconds: float = 0.0
+    #: Server CPU seconds while the publisher ran (the share of a core: / publish_seconds).
+    publish_cpu: float = 0.0
+    #: From the last publish returning to the last expected ``processed`` at the viewer.
+    drain_seconds: float | None = None
+    #: Flowdash's own AWS requests during the cell, by ``service.Operation`` (/healthz).
+    requests: dict[str, int] = field(default_factory=dict)
+    #: Flow events of every kind the viewer was sent during the cell (frames' counts).
+    events: int = 0
+    #: The machine's 1-minute load average when the cell started.
+    load: float = 0.0
+    #: How long each publish call took (ms): 10 / its duration bounds the rate reached.
+    calls_ms: list[float] = field(default_factory=list)
 
 
 async def run_cell(server: FlowdashServer, cell: Cell) -> Outcome:
+    health = await asyncio.to_thread(server.health)
+    if cell.observer is not None and health.get("observer") != cell.observer:
+        raise RuntimeError(f"observer {cell.observer} asked, /healthz: {health.get('observer')}")
     topic, queues = await asyncio.to_thread(
         api_topology, server, name=f"lat-{cell.fanout}", fanout=cell.fanout
     )
-    baseline = await asyncio.to_thread(baseline_queue, server, topic, f"lat-{cell.fanout}-bare")
-    await engine_sees(server, [topic, baseline["arn"], *(q["arn"] for q in queues)])
-    viewer = Viewer()
+    baseline = None
+    if cell.bare:
+        baseline = await asyncio.to_thread(baseline_queue, server, topic, f"lat-{cell.fanout}-bare")
+    await engine_sees(
+        server, [topic, *([baseline["arn"]] if baseline else []), *(q["arn"] for q in queues)]
+    )
+    viewer = Viewer(queues={q["arn"] for q in queues})
     ws = await ws_connect(server)
     viewer.take(await until_snapshot(ws), time.monotonic())
     stop = asyncio.Event()
@@ -279,9 +559,13 @@ async def run_cell(server: FlowdashServer, cell: Cell) -> Outcome:
     async with asyncio.timeout(30):
         await viewer.until(lambda: {q["arn"] for q in queues} <= viewer.workers_ready)
     await asyncio.sleep(1.0)  # let each worker's first long poll begin
+    load = load_1min()
+    requests_before = (await asyncio.to_thread(server.health))["aws_requests"]
     before = server.stat()
-    consumer = BareConsumer(server.moto_url, baseline["url"])
-    consuming = asyncio.create_task(asyncio.to_thread(consumer.run))
+    consumer = BareConsumer(server.moto_url, baseline["url"]) if baseline else None
+    consuming = asyncio.create_task(asyncio.to_thread(consumer.run)) if consumer else None
+    viewer.expected = cell.count * cell.fanout
+    spy = await profile_start(server, cell) if cell.profile else None
     publisher = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--publish", server.moto_url, topic, str(cell.rate),
         str(cell.count), stdout=subprocess.PIPE,
@@ -289,6 +573,7 @@ async def run_cell(server: FlowdashServer, cell: Cell) -> Outcome:
     out, _ = await publisher.communicate()
     if publisher.returncode != 0:
         raise RuntimeError("the publisher failed")
+    published_at = server.stat()
     result = json.loads(out)
     returned = {trace: at for trace, at in result["returned"]}
     expected = len(returned) * cell.fanout
@@ -297,16 +582,24 @@ async def run_cell(server: FlowdashServer, cell: Cell) -> Outcome:
             await viewer.until(lambda: viewer.counts["processed"] >= expected)
     await asyncio.sleep(0.3)
     after = server.stat()
+    requests_after = (await asyncio.to_thread(server.health))["aws_requests"]
+    requests = Counter(requests_after)
+    requests.subtract(requests_before)
+    if spy is not None:
+        await profile_stop(spy)
     stop.set()
-    consumer.stop.set()
+    if consumer is not None:
+        consumer.stop.set()
     await reader
-    await consuming
+    if consuming is not None:
+        await consuming
     await ws.close()
     latencies: dict[str, list[float]] = {"delivered": [], "processed": []}
     for (kind, trace), arrivals in viewer.arrivals.items():
         if trace in returned:
             latencies[kind].extend((at - returned[trace]) * 1000 for at in arrivals)
-    bare = [(at - returned[trace]) * 1000 for trace, at in consumer.seen if trace in returned]
+    seen = consumer.seen if consumer else []
+    bare = [(at - returned[trace]) * 1000 for trace, at in seen if trace in returned]
     return Outcome(
         cell=cell,
         bare_ms=bare,
@@ -321,6 +614,13 @@ async def run_cell(server: FlowdashServer, cell: Cell) -> Outcome:
         gaps=viewer.gaps,
         server_cpu=(after.cpu_seconds - before.cpu_seconds),
         server_rss=after.rss_mb,
+        publish_seconds=result["seconds"],
+        publish_cpu=published_at.cpu_seconds - before.cpu_seconds,
+        drain_seconds=viewer.drained_at - result["ended_at"] if viewer.drained_at else None,
+        requests={k: v for k, v in requests.items() if v > 0},
+        events=sum(viewer.all_counts.values()),
+        load=load,
+        calls_ms=[c * 1000 for c in result.get("calls", [])],
     )
 
 
@@ -392,10 +692,15 @@ def table(outcomes: list[Outcome], *, quick: bool) -> Table:
     return out
 
 
-async def run_all(cells: list[Cell]) -> list[Outcome]:
+async def run_all(cells: list[Cell], env: dict[str, str] | None = None) -> list[Outcome]:
     outcomes = []
     for cell in cells:
-        progress(f"latency: {cell.rate:g} msg/s, fanout {cell.fanout}, {cell.count} messages")
+        progress(
+            f"latency: {cell.rate:g} msg/s, fanout {cell.fanout}, {cell.count} messages"
+            + (f", observer {cell.observer}" if cell.observer else "")
+            + (f", round {cell.round}" if cell.round else "")
+            + (" (profiled)" if cell.profile else "")
+        )
         if cell.moto_apart:
             with (
                 moto_process() as url,
@@ -406,7 +711,10 @@ async def run_all(cells: list[Cell]) -> list[Outcome]:
                 server.moto_url = url
                 outcomes.append(await run_cell(server, cell))
             continue
-        with flowdash_server() as server:
+        settings = {**(env or {})}
+        if cell.observer:
+            settings["FLOWDASH_OBSERVER"] = cell.observer
+        with flowdash_server(**settings) as server:
             outcomes.append(await run_cell(server, cell))
     return outcomes
 
@@ -416,19 +724,196 @@ def run(*, quick: bool) -> list[Table]:
     return [table(outcomes, quick=quick)]
 
 
+# --- --observer: the 100 x 5 cell with the embedded observer and with the outside path
+#
+# ``make run``'s configuration (embedded backend, FLOWDASH_OBSERVER=inside) against the
+# same with FLOWDASH_OBSERVER=outside (taps and depth samples) as the same-run
+# baseline. No bare queue: the topic has exactly five subscribed queues, each with one
+# 0 ms Flowdash worker. Rounds alternate ABBA on fresh servers. A capacity cell per
+# observer asks for 1,000 msg/s for 3 s: the rate it reaches is what this machine can
+# drive at fanout 5 in that configuration.
+
+OBS_RATE, OBS_FANOUT = 100, 5
+#: Reached counts as "≥ 100 msg/s" from this share of the asked rate (timer rounding).
+OBS_REACHED = 0.99
+
+
+def obs_cells(*, quick: bool, rounds: int | None, profile: bool, capacity: bool) -> list[Cell]:
+    seconds = 5 if quick else 10
+    rounds = rounds or (1 if quick else 2)
+    cells: list[Cell] = []
+    for n in range(1, rounds + 1):
+        pair = [
+            Cell(OBS_RATE, OBS_FANOUT, seconds, observer=o, bare=False, round=n)
+            for o in ("inside", "outside")
+        ]
+        cells += pair if n % 2 else pair[::-1]
+    if capacity:
+        cells += [Cell(1000, OBS_FANOUT, 3, observer=o, bare=False) for o in ("inside", "outside")]
+    if profile:
+        cells += [
+            Cell(OBS_RATE, OBS_FANOUT, seconds, observer=o, bare=False, profile=True)
+            for o in ("inside", "outside")
+        ]
+    return cells
+
+
+def obs_table(outcomes: list[Outcome], *, quick: bool) -> Table:
+    out = Table(
+        title=f"Latency, observer inside vs outside: publish returned → frame at a websocket "
+        f"client (ms), fanout {OBS_FANOUT}, one 0 ms worker per queue",
+        columns=[
+            "observer", "cell", "rate (msg/s): asked / reached", "messages",
+            "PublishBatch(10) call ms p50 / p90 / max",
+            "delivered p50 / p95 / p99", "processed p50 / p95 / p99", "processed / expected",
+            "last processed after the last publish (s)",
+            "server CPU while publishing (% of a core)", "server CPU ms per message",
+            "flow events per message", "Flowdash's AWS requests per message",
+            "gaps", "load (1 min) at start", "target", "met?",
+        ],
+    )  # fmt: skip
+    for o in outcomes:
+        c = o.cell
+        d, p = o.delivered_ms, o.processed_ms
+        kind = f"round {c.round}" if c.round else "capacity" if c.rate > OBS_RATE else ""
+        if c.profile:
+            kind = "profiled (py-spy attached)"
+        target, verdict = "", ""
+        if c.round:
+            p99 = max(percentile(d, 99), percentile(p, 99))
+            complete = o.processed >= o.expected
+            driven = o.achieved_rate >= OBS_REACHED * c.rate
+            target = "≥ 100 msg/s reached, p99 < 250 ms"
+            label = f"observer {c.observer}, round {c.round}"
+            verdict = " / ".join(
+                [
+                    out.target(
+                        f"{label}: {o.achieved_rate:.0f} msg/s reached of {c.rate:g}", driven
+                    ),
+                    out.target(
+                        f"{label}: p99 {fmt(p99)} ms"
+                        + (
+                            ""
+                            if complete
+                            else f", only {o.processed:,} of {o.expected:,} processed"
+                        ),
+                        complete and p99 < TARGET_MS,
+                    ),
+                ]
+            )
+        out.row(
+            c.observer, kind,
+            f"{c.rate:g} / {o.achieved_rate:.0f}",
+            o.published,
+            " / ".join(fmt(percentile(o.calls_ms, q)) for q in (50, 90, 100)),
+            " / ".join(fmt(percentile(d, q)) for q in (50, 95, 99)),
+            " / ".join(fmt(percentile(p, q)) for q in (50, 95, 99)),
+            f"{o.processed:,} / {o.expected:,}",
+            "-" if o.drain_seconds is None else f"{o.drain_seconds:.2f}",
+            f"{o.publish_cpu / o.publish_seconds:.0%}" if o.publish_seconds else "-",
+            f"{o.server_cpu / max(1, o.published) * 1000:.1f}",
+            f"{o.events / max(1, o.published):.1f}",
+            f"{sum(o.requests.values()) / max(1, o.published):.2f} ("
+            + ", ".join(f"{k.split('.', 1)[1]} {v / max(1, o.published):.2f}"
+                        for k, v in sorted(o.requests.items(), key=lambda kv: -kv[1])[:3])
+            + ")",
+            o.gaps, f"{o.load:.1f}",
+            target, verdict,
+        )  # fmt: skip
+    out.notes = [
+        "Each cell: a fresh `manage.py serve` (embedded backend, default settings but "
+        "FLOWDASH_OBSERVER), a topic with five queues made through the API, one worker per "
+        "queue (count 1, 0 ms, batch 10); a publisher process publishes with boto3 straight "
+        "to the embedded moto (PublishBatch(10), paced to the asked rate); a websocket "
+        "client follows /ws/flow/." + (" --quick: one round of 5 s." if quick else
+                                       " 10 s per round cell."),
+        "Latency: arrival of the frame carrying the event minus the return of the publish "
+        "call (CLOCK_MONOTONIC, both processes). delivered: the copy is in a worker's queue "
+        "(inside: the broker reported it; outside: a tap or a worker saw it); processed: a "
+        "worker deleted it.",
+        "PublishBatch(10) call: how long each of the publisher's calls took; one publisher "
+        "calls one at a time, so 10 / its duration bounds the rate it reaches.",
+        "Capacity cells ask for 1,000 msg/s for 3 s: the rate reached is the most this "
+        "machine drives at fanout 5 with that observer (their latencies are of a backlog).",
+        "Server CPU while publishing: CPU seconds of the server process from the first to "
+        "the last publish over that time; per message: the whole cell's server CPU (until "
+        "every copy was processed) per publication.",
+    ]  # fmt: skip
+    if any(o.cell.profile for o in outcomes):
+        out.notes.append(
+            "Profiled cells ran with py-spy attached (100 Hz, GIL holders only), so they are "
+            "slower; their profiles are in bench/results/profiles/."
+        )
+    return out
+
+
+def obs_run(
+    *,
+    quick: bool,
+    rounds: int | None,
+    profile: bool,
+    capacity: bool,
+    env: dict[str, str] | None = None,
+) -> list[Table]:
+    cells = obs_cells(quick=quick, rounds=rounds, profile=profile, capacity=capacity)
+    outcomes = asyncio.run(run_all(cells, env))
+    order = {"inside": 0, "outside": 1}
+    outcomes.sort(key=lambda o: (order.get(o.cell.observer or "", 2), o.cell.profile,
+                                 o.cell.rate, o.cell.round))  # fmt: skip
+    return [obs_table(outcomes, quick=quick)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="two cells (~1 min)")
     parser.add_argument("--record", action="store_true", help="append to bench/results/flow.md")
+    parser.add_argument(
+        "--observer", action="store_true",
+        help="100 msg/s x fanout 5, observer inside vs outside (~2.5 min; --quick ~1 min)",
+    )  # fmt: skip
+    parser.add_argument("--rounds", type=int, help="--observer: rounds per observer (2)")
+    parser.add_argument(
+        "--no-capacity", action="store_true", help="--observer: skip the 1,000 msg/s cells"
+    )
+    parser.add_argument(
+        "--profile", action="store_true",
+        help="--observer: one more cell per observer with py-spy attached to the server "
+        "(profiles in bench/results/profiles/)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--server-env",
+        nargs="*",
+        default=[],
+        metavar="FLOWDASH_X=VALUE",
+        help="--observer: more settings for the servers (e.g. FLOWDASH_PERSIST=0)",
+    )
+    parser.add_argument(
+        "--summarize", metavar="RAW", help="print the summary of a py-spy raw profile (.txt[.gz])"
+    )
     parser.add_argument("--publish", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--moto", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.moto:
         moto_serve()
         return
+    if args.summarize:
+        print(profile_summary(Path(args.summarize)), end="")
+        return
     if args.publish:
         endpoint, topic, rate, count = args.publish
         publish(endpoint, topic, float(rate), int(count))
+        return
+    if args.observer:
+        env = dict(kv.split("=", 1) for kv in args.server_env)
+        tables = obs_run(quick=args.quick, rounds=args.rounds, profile=args.profile,
+                         capacity=not (args.no_capacity or args.quick), env=env)  # fmt: skip
+        if env:
+            tables[0].notes.append(
+                "Server settings besides FLOWDASH_OBSERVER: "
+                + ", ".join(f"{k}={v}" for k, v in env.items())
+                + "."
+            )
+        emit(tables, record=args.record, header="latency.py --observer")
         return
     emit(run(quick=args.quick), record=args.record, header="latency.py")
 

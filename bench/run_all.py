@@ -11,9 +11,13 @@ figure; the load says how much). ``bench/embedded_fastpath.py`` (the moto fast
 path's own benchmark) runs with ``--quick`` when present; its full results live
 in bench/RESULTS.md.
 
-    .venv/bin/python bench/run_all.py            # everything, ~30 min on 2 cores
-    .venv/bin/python bench/run_all.py --quick    # a smoke run, ~12 min
+    .venv/bin/python bench/run_all.py            # everything, ~37 min on 2 cores
+    .venv/bin/python bench/run_all.py --quick    # a smoke run, ~14 min
     .venv/bin/python bench/run_all.py --only latency viewers
+    .venv/bin/python bench/run_all.py --only observer_viewers observer_latency observer_cost
+
+The embedded observer's benchmarks (``observer_*``) are modes of viewers.py and
+latency.py (``--observer``) and bench/observer_cost.py.
 """
 
 from __future__ import annotations
@@ -34,6 +38,12 @@ from bench.harness import machine, progress, record_append
 BENCH = Path(__file__).resolve().parent
 #: In the order of the issue: overhead, latency, viewers, AWS cost, event log, browser.
 BENCHMARKS = ["overhead", "latency", "viewers", "aws_cost", "event_log", "browser"]
+#: The embedded observer's benchmarks: a name -> the script it runs and its arguments.
+OBSERVER = {
+    "observer_viewers": ("viewers", ["--observer"]),
+    "observer_latency": ("latency", ["--observer"]),
+    "observer_cost": ("observer_cost", []),
+}
 FASTPATH = "embedded_fastpath"
 
 
@@ -45,7 +55,8 @@ def run_one(name: str, *, quick: bool) -> tuple[str, bool, float]:
     """Run ``bench/<name>.py``; its stdout (the tables) or, on failure, its error.
 
     Its stderr (progress lines) is passed through as it comes and its tail kept."""
-    args = [sys.executable, str(BENCH / f"{name}.py")]
+    script, extra = OBSERVER.get(name, (name, []))
+    args = [sys.executable, str(BENCH / f"{script}.py"), *extra]
     if quick or name == FASTPATH:
         args.append("--quick")
     started = time.monotonic()
@@ -90,10 +101,11 @@ def summary(sections: list[str]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="every benchmark's smoke mode")
-    parser.add_argument("--only", nargs="+", choices=[*BENCHMARKS, FASTPATH])
+    parser.add_argument("--only", nargs="+", choices=[*BENCHMARKS, *OBSERVER, FASTPATH])
     parser.add_argument("--no-record", action="store_true", help="print only")
     args = parser.parse_args()
-    names = args.only or [*BENCHMARKS, *([FASTPATH] if (BENCH / f"{FASTPATH}.py").exists() else [])]
+    fastpath = [FASTPATH] if (BENCH / f"{FASTPATH}.py").exists() else []
+    names = args.only or [*BENCHMARKS, *OBSERVER, *fastpath]
     started = datetime.datetime.now().astimezone()
     header = (
         f"## Run of {started:%Y-%m-%d %H:%M %Z} ({'--quick' if args.quick else 'full'}"
