@@ -74,6 +74,8 @@ logger = logging.getLogger(__name__)
 
 #: Reports waiting for the loop at most; beyond it they are dropped and viewers resync.
 BUFFER_CAPACITY = 200_000
+#: How long reports gather before the loop takes them (seconds).
+DRAIN_DELAY = 0.002
 #: Depth of the queues reports touched is read at most this often (seconds).
 DEPTH_INTERVAL = 0.05
 #: In-flight messages remembered for their visibility timers at most.
@@ -159,11 +161,17 @@ class EmbeddedObserver:
                 return
             self._scheduled = True
             try:
-                loop.call_soon_threadsafe(self._drain)
+                loop.call_soon_threadsafe(self._drain_soon)
             except RuntimeError:  # the loop is closing
                 self._scheduled = False
 
     # --- the loop's side
+
+    def _drain_soon(self) -> None:
+        # Reports come in bursts (a publication is a dozen): gathering them for a couple
+        # of milliseconds wakes the loop once per burst rather than once per report.
+        if self._loop is not None:
+            self._loop.call_later(DRAIN_DELAY, self._drain)
 
     def _drain(self) -> None:
         # Reset first: a report appended after this line schedules another drain.
