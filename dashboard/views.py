@@ -315,6 +315,8 @@ def _queue_page(request: HttpRequest, arn: str, status: int = 200, **extra: Any)
         return redirect("queue_list")
     context = {
         "queue": queue,
+        "dead_letter_name": resources.arn_name(queue.dead_letter_arn or ""),
+        "page_size": inspection.PAGE_SIZE,
         "inspector_kind": inspection.inspector_kind(conn),
         "receive_note": inspection.RECEIVE_NOTE,
         "dead_letter_sources": resources.dead_letter_sources(conn, queue=queue),

@@ -9,6 +9,13 @@
   look is a ReceiveMessage; Flowdash offers it as an explicit "receive and
   return" (VisibilityTimeout 0) and never runs it by itself, because it raises
   each message's receive count and so moves it toward the dead-letter queue.
+
+A queue can hold thousands of messages, so a view can be one page of them
+(``offset``/``limit``) and only those matching a search (``query``: a substring of
+the body, the SNS envelope's message or an attribute's name or value, any case).
+Counts are always over the whole queue. On the embedded backend the whole queue
+is still read from memory each time (a search through 5,000 messages answered in
+about 60 ms, HTTP included); only the page is serialised.
 """
 
 from __future__ import annotations
@@ -46,6 +53,32 @@ class InspectedMessage:
     attributes: dict[str, dict[str, str]] = field(default_factory=dict)
     envelope: SnsEnvelope | None = None
 
+    @property
+    def trace_id(self) -> str:
+        """The id its journey is stored under (``/traces/<id>/``): an SNS copy's is the
+        envelope's MessageId (the publication's), a message sent straight to the queue
+        its own SQS MessageId."""
+        return self.envelope.message_id if self.envelope else self.message_id
+
+    def matches(self, needle: str) -> bool:
+        """Whether ``needle`` (casefolded) is in its body, the envelope's message or an
+        attribute's name or value (the envelope's attributes included)."""
+        haystack = [self.body, self.message_id]
+        haystack += [part for k, v in self.attributes.items() for part in (k, v.get("Value", ""))]
+        if self.envelope:
+            haystack.append(self.envelope.message)
+            haystack += [
+                part
+                for k, v in self.envelope.message_attributes.items()
+                for part in (k, str(v.get("Value", "")))
+            ]
+        return any(needle in text.casefold() for text in haystack)
+
+
+#: Messages per page when a caller asks for pages without saying how many.
+PAGE_SIZE = 50
+#: The most one page may hold.
+PAGE_SIZE_MAX = 500
 
 RECEIVE_NOTE = (
     "This backend has no way to look into a queue without receiving. "
@@ -61,20 +94,23 @@ class QueueView:
     queue_arn: str
     fifo: bool
     now_ms: int
+    #: The page asked for (every message matching ``query`` when no limit was given).
     messages: list[InspectedMessage] = field(default_factory=list)
+    #: Messages in the whole queue by state, whatever the page and the search.
+    counts: dict[str, int] = field(default_factory=dict)
+    #: Messages in the queue, and how many of them match ``query``.
+    total: int = 0
+    matched: int = 0
+    offset: int = 0
+    limit: int | None = None
+    query: str = ""
     max_receive_count: int | None = None
     dead_letter_arn: str | None = None
-    #: FIFO: message ids per group, in order; groups with a message in flight are locked.
+    #: FIFO: the page's message ids per group, in order; groups with a message in
+    #: flight anywhere in the queue are locked.
     lanes: dict[str, list[str]] = field(default_factory=dict)
     locked_groups: list[str] = field(default_factory=list)
     note: str = ""
-
-    @property
-    def counts(self) -> dict[str, int]:
-        counts = {"visible": 0, "in_flight": 0, "delayed": 0}
-        for message in self.messages:
-            counts[message.state] += 1
-        return counts
 
 
 _localstack: dict[str, bool] = {}
@@ -91,8 +127,17 @@ def inspector_kind(conn: Connection) -> InspectorKind:
     return "receive"
 
 
-def queue_inspect(conn: Connection, *, queue: Queue) -> QueueView:
-    """Every message of the queue, where the backend allows it, changing none of them."""
+def queue_inspect(
+    conn: Connection,
+    *,
+    queue: Queue,
+    offset: int = 0,
+    limit: int | None = None,
+    query: str = "",
+) -> QueueView:
+    """The queue's messages, where the backend allows it, changing none of them: those
+    matching ``query`` (all when empty), from ``offset``, at most ``limit`` (all when
+    None)."""
     ownership_check(conn, queue.name)
     kind = inspector_kind(conn)
     if kind == "embedded":
@@ -103,7 +148,8 @@ def queue_inspect(conn: Connection, *, queue: Queue) -> QueueView:
         messages = _localstack_messages(conn.endpoint_url or "", queue.url)
     else:
         messages = []
-    return _view(kind, queue, messages, note=RECEIVE_NOTE if kind == "receive" else "")
+    note = RECEIVE_NOTE if kind == "receive" else ""
+    return _view(kind, queue, messages, note=note, offset=offset, limit=limit, query=query)
 
 
 def queue_receive_and_return(
@@ -130,22 +176,42 @@ def queue_receive_and_return(
 
 
 def _view(
-    kind: InspectorKind, queue: Queue, messages: list[InspectedMessage], *, note: str
+    kind: InspectorKind,
+    queue: Queue,
+    messages: list[InspectedMessage],
+    *,
+    note: str,
+    offset: int = 0,
+    limit: int | None = None,
+    query: str = "",
 ) -> QueueView:
-    lanes: dict[str, list[str]] = {}
+    counts = {"visible": 0, "in_flight": 0, "delayed": 0}
     locked: list[str] = []
+    for message in messages:
+        counts[message.state] += 1
+        group = message.group_id or ""
+        if queue.fifo and message.state == "in_flight" and group not in locked:
+            locked.append(group)
+    needle = query.strip().casefold()
+    found = [m for m in messages if m.matches(needle)] if needle else messages
+    offset = max(0, offset)
+    page = found[offset : offset + limit] if limit is not None else found[offset:]
+    lanes: dict[str, list[str]] = {}
     if queue.fifo:
-        for message in messages:
-            group = message.group_id or ""
-            lanes.setdefault(group, []).append(message.message_id)
-            if message.state == "in_flight" and group not in locked:
-                locked.append(group)
+        for message in page:
+            lanes.setdefault(message.group_id or "", []).append(message.message_id)
     return QueueView(
         kind=kind,
         queue_arn=queue.arn,
         fifo=queue.fifo,
         now_ms=int(time.time() * 1000),
-        messages=messages,
+        messages=page,
+        counts=counts,
+        total=len(messages),
+        matched=len(found),
+        offset=offset,
+        limit=limit,
+        query=query.strip(),
         max_receive_count=queue.max_receive_count,
         dead_letter_arn=queue.dead_letter_arn,
         lanes=lanes,

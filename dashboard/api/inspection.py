@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Query, Router, Schema
 
 from messaging import inspection, resources
 from messaging.resources import Queue
@@ -22,6 +22,10 @@ router = Router(tags=["inspect"])
 
 class InspectedOut(Schema):
     message_id: str
+    trace_id: str = Field(
+        description="its journey's id (/traces/<id>/): the SNS envelope's MessageId for a "
+        "copy delivered by a topic, else the SQS MessageId"
+    )
     body: str
     state: str
     receive_count: int
@@ -39,8 +43,13 @@ class QueueViewOut(Schema):
     queue_arn: str
     fifo: bool
     now_ms: int
-    counts: dict[str, int]
-    messages: list[InspectedOut]
+    counts: dict[str, int] = Field(description="the whole queue's messages by state")
+    total: int = Field(description="messages in the queue")
+    matched: int = Field(description="messages matching the search (all without one)")
+    offset: int
+    limit: int | None
+    query: str
+    messages: list[InspectedOut] = Field(description="this page of the matching messages")
     max_receive_count: int | None
     dead_letter_arn: str | None
     lanes: dict[str, list[str]]
@@ -73,10 +82,20 @@ class HttpDeliveryOut(Schema):
 
 
 @router.get("/queues/{arn}/inspect", response={200: QueueViewOut, **ERRORS})
-def queue_inspect(request: HttpRequest, arn: str) -> Any:
-    """Every message in the queue without receiving it, where the backend allows (``kind``
-    says which view this is); on ``receive`` backends the list is empty, see ``note``."""
-    return inspection.queue_inspect(connection(), queue=_queue(arn))
+def queue_inspect(
+    request: HttpRequest,
+    arn: str,
+    offset: int = Query(0, ge=0),
+    limit: int = Query(inspection.PAGE_SIZE, ge=1, le=inspection.PAGE_SIZE_MAX),
+    q: str = Query("", max_length=200, description="search bodies and attributes"),
+) -> Any:
+    """The queue's messages without receiving them, where the backend allows (``kind``
+    says which view this is), a page at a time: ``limit`` from ``offset`` of those whose
+    body or attributes contain ``q`` (any case). ``counts`` and ``total`` are the whole
+    queue's. On ``receive`` backends the list is empty, see ``note``."""
+    return inspection.queue_inspect(
+        connection(), queue=_queue(arn), offset=offset, limit=limit, query=q
+    )
 
 
 @router.post("/queues/{arn}/receive-and-return", response={200: QueueViewOut, **ERRORS})

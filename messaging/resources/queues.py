@@ -1,4 +1,4 @@
-"""SQS queues: create (with a dead-letter queue), read, list, delete, purge.
+"""SQS queues: create (with a dead-letter queue), read, list, update, delete, purge.
 
 Queues are addressed by URL here, as SQS does; ``queue_url`` resolves the ARN
 Flowdash's API uses (a GetQueueUrl, cached for the send path by
@@ -221,6 +221,64 @@ def queue_create(
             {"deadLetterTargetArn": dead_letter_queue_arn, "maxReceiveCount": max_receive_count}
         )
     url = _create_or_roll_back(conn, name=name, attributes=attributes, created_dlq=created_dlq)
+    conn.notify("topology.changed")
+    return queue_get(conn, url=url)
+
+
+#: What ``queue_update`` says for a maxReceiveCount on a queue without a dead-letter queue.
+NO_DEAD_LETTER_QUEUE = (
+    "maxReceiveCount applies only to a queue with a dead-letter queue, and this queue has none."
+)
+#: What ``queue_update`` says when it is given nothing to change.
+NOTHING_TO_UPDATE = "Give at least one setting to change."
+
+
+def queue_update(
+    conn: Connection,
+    *,
+    url: str,
+    visibility_timeout: int | None = None,
+    delay_seconds: int | None = None,
+    retention_seconds: int | None = None,
+    max_receive_count: int | None = None,
+) -> Queue:
+    """Change a queue's settings; ``None`` leaves a setting as it is.
+
+    Every value is checked against SQS's limits (visibility 0-43200 s, delay 0-900 s,
+    retention 60-1209600 s, maxReceiveCount 1-1000) before anything is sent, and all
+    of them go in one SetQueueAttributes, which SQS applies whole or not at all, so a
+    bad value changes nothing. maxReceiveCount lives in the RedrivePolicy: the queue's
+    own policy is kept and only its count replaced. Costs one SetQueueAttributes and a
+    GetQueueAttributes for the answer, plus one for the current policy when
+    maxReceiveCount changes.
+    """
+    conn.write_check()
+    ownership_check(conn, url_name(url))
+    attributes = _queue_attributes(
+        fifo=False,
+        content_based_deduplication=False,
+        settings={
+            "visibility_timeout": visibility_timeout,
+            "delay_seconds": delay_seconds,
+            "retention_seconds": retention_seconds,
+        },
+    )
+    if max_receive_count is not None:
+        int_in_range(
+            max_receive_count, field="max_receive_count", low=1, high=MAX_RECEIVE_COUNT_MAX,
+            what="maxReceiveCount",
+        )  # fmt: skip
+        with aws_errors(field="queue"):
+            answer = conn.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])
+        # A queue without the attribute answers without "Attributes" at all.
+        redrive = _json_or_none(answer.get("Attributes", {}).get("RedrivePolicy"))
+        if not redrive or not redrive.get("deadLetterTargetArn"):
+            raise InvalidInput(NO_DEAD_LETTER_QUEUE, field="max_receive_count")
+        attributes["RedrivePolicy"] = _json_dumps({**redrive, "maxReceiveCount": max_receive_count})
+    if not attributes:
+        raise InvalidInput(NOTHING_TO_UPDATE)
+    with aws_errors(field="queue"):
+        conn.sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
     conn.notify("topology.changed")
     return queue_get(conn, url=url)
 

@@ -7,21 +7,33 @@ const ATTRIBUTE_TYPES = ["String", "Number", "String.Array", "Binary"];
 const MAX_ATTRIBUTES = 10;
 let serial = 0;
 
-/** A labelled field; `name` is the API's field name, so errors find their place. */
+/**
+ * A labelled field; `name` is the API's field name, so errors find their place.
+ * Select options are [value, text] or [value, text, {disabled: true}] (shown, not choosable).
+ */
 export function field(label, name, { type = "text", value = "", help, options, rows, min, max, step, placeholder } = {}) {
   const id = `f${++serial}-${name}`;
   let input;
   if (type === "textarea") input = el("textarea", { id, name, rows: rows || 3, placeholder });
-  else if (type === "select") input = el("select", { id, name }, options.map(([v, t]) => el("option", { value: v, text: t })));
+  else if (type === "select") input = el("select", { id, name }, selectOptions(options));
   else input = el("input", { id, name, type, min, max, step, placeholder });
   if (type === "checkbox") input.checked = Boolean(value);
   else if (type !== "select" || value) input.value = value ?? "";
   const wrap = el("div", { class: `field field-${type}`, dataset: { field: name } });
   if (type === "checkbox") wrap.append(el("label", { for: id }, input, ` ${label}`));
   else wrap.append(el("label", { for: id, text: label }), input);
-  if (help) wrap.append(el("span", { class: "helptext", text: help }));
+  if (help) {
+    const helpId = `${id}-help`;
+    wrap.append(el("span", { class: "helptext", id: helpId, text: help }));
+    input.setAttribute("aria-describedby", helpId);
+  }
   wrap.append(el("p", { class: "field-error", role: "alert", hidden: true }));
   return wrap;
+}
+
+/** <option>s from [value, text, {disabled}] entries. */
+export function selectOptions(options) {
+  return options.map(([v, t, { disabled = false } = {}]) => el("option", { value: v, text: t, disabled }));
 }
 
 /** Rows of name / type / value; `values()` gives the API's attribute list. */

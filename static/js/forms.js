@@ -1,6 +1,22 @@
 // Small progressive enhancements for the resource forms. Pages work without them.
 
+/** Empty rows beyond the first wait hidden until "+ attribute" asks for one: three empty
+ * rows on every send form pushed the rest of the page down. Rows with text or errors stay. */
+function hideSpareRows(fieldset) {
+  const rows = [...fieldset.querySelectorAll(".attr-row")];
+  for (const row of rows.slice(1)) {
+    const empty = [...row.querySelectorAll("input")].every((input) => input.value === "");
+    if (empty && !row.querySelector(".errorlist")) row.hidden = true;
+  }
+}
+
 function addAttributeRow(fieldset) {
+  const spare = fieldset.querySelector(".attr-row[hidden]");
+  if (spare) {
+    spare.hidden = false;
+    spare.querySelector("input")?.focus();
+    return;
+  }
   const prefix = fieldset.dataset.formset;
   const total = fieldset.querySelector(`input[name="${prefix}-TOTAL_FORMS"]`);
   const max = Number(fieldset.querySelector(`input[name="${prefix}-MAX_NUM_FORMS"]`).value);
@@ -15,6 +31,7 @@ function addAttributeRow(fieldset) {
   });
   rows.appendChild(row);
   total.value = String(count + 1);
+  row.querySelector("input")?.focus();
 }
 
 function toggleEndpoint(form) {
@@ -42,3 +59,4 @@ document.addEventListener("submit", (event) => {
 });
 
 document.querySelectorAll("#subscribe-form").forEach(toggleEndpoint);
+document.querySelectorAll("fieldset[data-formset]").forEach(hideSpareRows);

@@ -19,6 +19,10 @@ function preview(body) {
   return flat.length > PREVIEW ? `${flat.slice(0, PREVIEW)}…` : flat;
 }
 
+/** Subscriptions seen in any topology (arn -> {topic_arn, endpoint}), kept after they are
+ * deleted: a subscription's ARN names its topic but not its endpoint. */
+const subscriptionsSeen = new Map();
+
 /** One line about an event, as text (never HTML). */
 export function describe(e) {
   const n = arnName;
@@ -47,8 +51,14 @@ export function describe(e) {
       return `${n(e.queue_arn)} → ${n(e.dead_letter_arn)} after ${e.receive_count} receives`;
     case "depth":
       return `${n(e.queue_arn)}: ${e.visible} visible · ${e.in_flight} in flight · ${e.delayed} delayed`;
-    case "resource_changed":
+    case "resource_changed": {
+      const sub = e.kind === "subscription" ? subscriptionsSeen.get(e.arn) : null;
+      if (sub) {
+        const to = String(sub.endpoint).startsWith("arn:") ? n(sub.endpoint) : sub.endpoint;
+        return `${e.kind} ${e.action}: ${n(sub.topic_arn)} → ${to}`;
+      }
       return `${e.kind} ${e.action}: ${n(e.arn)}`;
+    }
     case "error":
       return `${e.source}: ${e.message}${e.resource ? ` (${n(e.resource)})` : ""}`;
     default:
@@ -80,6 +90,11 @@ export class EventLog {
   }
 
   setResources(topology, workers) {
+    const learned = (topology.subscriptions ?? []).filter((sub) => !subscriptionsSeen.has(sub.arn));
+    for (const sub of topology.subscriptions ?? []) subscriptionsSeen.set(sub.arn, sub);
+    // "subscription created" usually arrives before the topology that holds it: name its
+    // queue in the lines already shown.
+    if (learned.length) this._redescribe(new Set(learned.map((sub) => sub.arn)));
     const current = this.resourceSelect.value;
     const options = [el("option", { value: "", text: "all resources" })];
     const group = (label, items) => {
@@ -94,6 +109,15 @@ export class EventLog {
     this.resourceSelect.replaceChildren(...options);
     this.resourceSelect.value = current;
     if (this.resourceSelect.value !== current) this.resourceSelect.value = "";
+  }
+
+  _redescribe(arns) {
+    const bySeq = new Map(this.events.filter((e) => arns.has(e.arn)).map((e) => [String(e.seq), e]));
+    if (!bySeq.size) return;
+    for (const item of this.list.querySelectorAll(".ev-resource_changed")) {
+      const e = bySeq.get(item.dataset.seq);
+      if (e) item.querySelector(".ev-text").textContent = describe(e);
+    }
   }
 
   setPaused(paused) {

@@ -5,6 +5,12 @@
 // frames arrive and turned into steps once per animation frame. At high rates only a
 // sample of messages gets a dot (a budget of new traces per second and at most MAX_DOTS
 // at once); the counters and rates on the diagram still count every message.
+//
+// Reduced motion (the system's prefers-reduced-motion): dots never travel. Each one
+// appears where it is, then at its next place, its state shown by its shape (the
+// stylesheet also drops the transform transition). Where the page has a "Pause motion"
+// button, the choice is remembered (localStorage) and, until one is made, motion starts
+// paused under reduced motion. Pages without the button (the presenter) never pause.
 
 import { moreId, workerId } from "./layout.js";
 
@@ -15,6 +21,18 @@ const FAST_HOP_MS = 450;
 const ABSORB_AFTER_MS = 250;
 const FILTERED_LINGER_MS = 2600;
 const HOLD_LIMIT_MS = 30_000;
+const REDUCED_DWELL_MS = 500;
+const REDUCED_MOTION = window.matchMedia("(prefers-reduced-motion: reduce)");
+const MOTION_KEY = "flowdash.motion";
+
+/** The remembered choice ("paused"/"running"), or none; storage may be refused. */
+function storedChoice() {
+  try {
+    return localStorage.getItem(MOTION_KEY);
+  } catch {
+    return null;
+  }
+}
 
 export class Motion {
   constructor(diagram, layer, { inspect }) {
@@ -28,7 +46,29 @@ export class Motion {
     this.tokensAt = performance.now();
     this.frameNo = 0;
     this.running = false;
-    this.paused = false;
+    this.reduced = REDUCED_MOTION.matches;
+    REDUCED_MOTION.addEventListener("change", (event) => { this.reduced = event.matches; });
+    this.button = document.querySelector("button[name=motion]");
+    const choice = this.button ? storedChoice() : null;
+    this._paused = this.button ? (choice ? choice === "paused" : this.reduced) : false;
+    if (this.button) {
+      this.button.setAttribute("aria-pressed", String(this._paused));
+      this.button.textContent = this._paused ? "Resume motion" : "Pause motion";
+    }
+  }
+
+  get paused() {
+    return this._paused;
+  }
+
+  /** Pausing or resuming is the viewer's choice: remembered for the next visit. */
+  set paused(value) {
+    this._paused = Boolean(value);
+    try {
+      localStorage.setItem(MOTION_KEY, this._paused ? "paused" : "running");
+    } catch {
+      // storage refused (private mode): the choice lasts for this page only
+    }
   }
 
   get active() {
@@ -171,6 +211,11 @@ export class Motion {
       dot.idle = null;
       if (!to) return 0;
       dot.el.classList.remove("inside");
+      if (this.reduced) { // no travel: the dot is at its next place at once
+        dot.el.style.transitionDuration = "0ms, 300ms, 300ms";
+        dot.el.style.transform = position(to);
+        return REDUCED_DWELL_MS;
+      }
       dot.el.style.transitionDuration = `${Math.round(ms)}ms, 300ms, 300ms`; // transform, opacity, colour
       dot.el.style.transform = position(to);
       return ms;

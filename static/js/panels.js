@@ -4,8 +4,10 @@
 
 import { api } from "./api.js";
 import { arnName, el, prettyBody } from "./dom.js";
-import { apiForm, attributeEditor, clearErrors, field, number, orNull, showError } from "./formkit.js";
+import { apiForm, attributeEditor, clearErrors, field, number, orNull, selectOptions, showError } from "./formkit.js";
 import { workerId } from "./layout.js";
+
+const FAILURE_RATE_RANGE = "The failure rate is a percentage: from 0 to 100.";
 
 export class Panels {
   constructor(root, state, { inspect, onClose }) {
@@ -16,6 +18,7 @@ export class Panels {
     this.body = root.querySelector(".panel-body");
     this.title = root.querySelector(".panel-title");
     this.current = null;
+    this.justSubscribed = new Set(); // "topic endpoint", until the topology shows them
     root.querySelector("button[name=close]").addEventListener("click", () => this.close());
   }
 
@@ -51,6 +54,7 @@ export class Panels {
       this.body.replaceChildren(el("p", { class: "warning", text: "This resource no longer exists." }));
       return;
     }
+    if (t.kind === "topic") this._subscribeChoicesRefresh();
     this.refresh();
   }
 
@@ -102,11 +106,10 @@ export class Panels {
       }),
       ok: (data) => `Sending ${data.accepted} messages in the background.`,
     });
-    const queues = this.state.topology.queues.filter((q) => q.fifo === topic.fifo); // SNS's rule
     const subscribe = apiForm({
       id: "subscribe-form", title: "Subscribe a queue", submit: "Subscribe", className: "compact",
       children: [
-        field("Queue", "endpoint", { type: "select", options: [["", "— choose —"], ...queues.map((q) => [q.arn, q.name])] }),
+        field("Queue", "endpoint", { type: "select", options: this._subscribeChoices(topic) }),
         field("Filter policy (JSON)", "filter_policy", { type: "textarea", rows: 2, placeholder: '{"kind": ["big"]}', help: "optional" }),
         field("Scope", "filter_policy_scope", { type: "select", options: [["MessageAttributes", "message attributes"], ["MessageBody", "message body"]] }),
         field("Raw message delivery", "raw_message_delivery", { type: "checkbox" }),
@@ -115,9 +118,55 @@ export class Panels {
         topic_arn: id, protocol: "sqs", endpoint: v.endpoint, filter_policy: orNull(v.filter_policy.trim()),
         filter_policy_scope: v.filter_policy_scope, raw_message_delivery: v.raw_message_delivery,
       }),
-      ok: (data) => `Subscribed ${arnName(data.endpoint)}.`,
+      ok: (data, form) => {
+        this.justSubscribed.add(`${id} ${data.endpoint}`);
+        this._subscribeChoicesRefresh();
+        form.querySelector("[name=endpoint]").value = "";
+        return `Subscribed ${arnName(data.endpoint)}.`;
+      },
     });
-    this.body.append(publish, burst, subscribe, this._pageLink(`/topics/${encodeURIComponent(id)}/`, "Topic page (delete, other protocols)"));
+    // Subscribing is what a class does first with a new topic: it comes first.
+    this.body.append(subscribe, publish, burst, this._pageLink(`/topics/${encodeURIComponent(id)}/`, "Topic page (delete, other protocols)"));
+  }
+
+  /**
+   * The queues a topic can be subscribed to (of its kind, SNS's rule), then those it
+   * should not be, shown but disabled: queues subscribed already, and dead-letter queues
+   * (their messages come from redrive, not from topics).
+   */
+  _subscribeChoices(topic) {
+    const subscribed = new Set(this.state.topology.subscriptions
+      .filter((s) => s.topic_arn === topic.arn && s.protocol === "sqs").map((s) => s.endpoint));
+    for (const key of this.justSubscribed) {
+      const endpoint = key.slice(topic.arn.length + 1);
+      if (!key.startsWith(`${topic.arn} `)) continue;
+      if (subscribed.has(endpoint)) this.justSubscribed.delete(key); // the topology caught up
+      else subscribed.add(endpoint);
+    }
+    const deadLetter = new Set(this.state.topology.queues.map((q) => q.dead_letter_arn).filter(Boolean));
+    const queues = this.state.topology.queues.filter((q) => q.fifo === topic.fifo)
+      .sort((a, b) => a.name.localeCompare(b.name));
+    const open = queues.filter((q) => !subscribed.has(q.arn) && !deadLetter.has(q.arn));
+    const closed = queues.filter((q) => subscribed.has(q.arn) || deadLetter.has(q.arn));
+    return [
+      ["", open.length ? "— choose —" : "— every queue is subscribed —"],
+      ...open.map((q) => [q.arn, q.name]),
+      ...closed.map((q) => [q.arn, `${q.name} (${subscribed.has(q.arn) ? "subscribed already" : "dead-letter queue"})`, { disabled: true }]),
+    ];
+  }
+
+  _subscribeChoicesRefresh() {
+    const topic = this.current?.kind === "topic" ? this.state.topic(this.current.id) : null;
+    const select = this.body.querySelector("#subscribe-form [name=endpoint]");
+    if (!topic || !select) return;
+    const choices = this._subscribeChoices(topic);
+    const signature = JSON.stringify(choices);
+    if (select.dataset.choices === signature) return; // an open list stays open
+    select.dataset.choices = signature;
+    const chosen = select.value;
+    select.replaceChildren(...selectOptions(choices));
+    select.value = chosen;
+    if (select.selectedOptions[0]?.disabled || select.value !== chosen) select.value = "";
   }
 
   // Queue ---------------------------------------------------------------------------
@@ -144,16 +193,24 @@ export class Panels {
         el("p", { class: "helptext", text: "Simulated consumers: receive, process for a while, delete on success; a failure lets the message reappear after the visibility timeout." }),
         el("div", { class: "row" },
           field("Workers", "count", { type: "number", value: String(spec.count), min: 0, max: 50 }),
-          field("Failure rate", "failure_rate", { type: "number", value: String(spec.failure_rate), min: 0, max: 1, step: "0.05" })),
+          field("Failure rate (%)", "failure_rate", { type: "number", value: String(Math.round(spec.failure_rate * 1000) / 10), min: 0, max: 100, step: 5 })),
         el("div", { class: "row" },
           field("Min ms", "min_ms", { type: "number", value: String(spec.min_ms), min: 0 }),
           field("Max ms", "max_ms", { type: "number", value: String(spec.max_ms), min: 0 })),
         field("Poison marker", "poison_marker", { value: spec.poison_marker, help: "a body containing it always fails" }),
       ],
-      action: (v) => api.workersSet(id, {
-        count: number(v.count), min_ms: number(v.min_ms), max_ms: number(v.max_ms),
-        failure_rate: number(v.failure_rate), poison_marker: v.poison_marker,
-      }),
+      action: (v, form) => {
+        // People type 30 for 30 %; the API takes a fraction.
+        const percent = number(v.failure_rate);
+        if (percent !== null && !(typeof percent === "number" && percent >= 0 && percent <= 100)) {
+          showError(form, { field: "failure_rate", message: FAILURE_RATE_RANGE });
+          return null;
+        }
+        return api.workersSet(id, {
+          count: number(v.count), min_ms: number(v.min_ms), max_ms: number(v.max_ms),
+          failure_rate: percent === null ? 0 : percent / 100, poison_marker: v.poison_marker,
+        });
+      },
       ok: (data) => `${data.count} worker${data.count === 1 ? "" : "s"} on ${queue.name}.`,
     });
     workers.dataset.section = "workers";
