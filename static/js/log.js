@@ -199,14 +199,20 @@ export class EventLog {
       el("span", { class: "ev-text", text: describe(e) }),
     );
     if (e.trace_id) {
+      // The row stays a plain list item (a role on the <li> would empty the list for
+      // assistive technology); its text is the keyboard's button.
       item.dataset.trace = e.trace_id;
-      item.tabIndex = 0;
-      item.setAttribute("role", "button");
       item.title = "Show this message's journey";
+      const text = item.querySelector(".ev-text");
+      text.tabIndex = 0;
+      text.setAttribute("role", "button");
       const open = () => this.inspect(e.trace_id);
       item.addEventListener("click", open);
-      item.addEventListener("keydown", (event) => {
-        if (event.key === "Enter") open();
+      text.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" || event.key === " ") {
+          event.preventDefault();
+          open();
+        }
       });
     }
     return item;

@@ -20,18 +20,9 @@ from .conftest import ARTIFACTS, Flow
 BLOCKING = {"serious", "critical"}
 AXE = Axe()
 
-#: Violations in code this test's author does not own, each with where the fix belongs:
-#: (rule, element) -> why. Only these exact elements are let through; anything else fails.
-KNOWN = {
-    ("list", ".log-list"): (
-        "static/js/log.js EventLog._entry gives each clickable <li> role=button, so the <ol> "
-        "holds no list items; the fix is a <button> inside the <li>"
-    ),
-    ("scrollable-region-focusable", ".feed-list"): (
-        "templates/classroom/present.html: the presenter's scrolling feed needs tabindex=0 "
-        "and a label to be scrolled from the keyboard"
-    ),
-}
+#: Violations let through, each with where the fix belongs: (rule, element) -> why.
+#: Only these exact elements would pass; anything else fails. None today.
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 def violations(page: Page) -> list[str]:
