@@ -30,9 +30,11 @@ test: system-deps install
 test-outside: system-deps install
 	FLOWDASH_OBSERVER=outside $(BIN)/python -m pytest tests/messaging tests/dashboard tests/browser tests/classroom
 
+# Ruff, then mypy: strict on messaging/, django-stubs on dashboard/ ([tool.mypy]).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy messaging dashboard
 
 bench: install
 	$(BIN)/python bench/run_all.py

@@ -55,6 +55,8 @@ class EstimatedCountPaginator(Paginator):
     filters the count comes from the sequence numbers (two index lookups); with
     filters, Django counts only the filtered rows."""
 
+    object_list: QuerySet[FlowEventRecord]  # the event log's changelist, never a list
+
     @cached_property
     def count(self) -> int:
         query = self.object_list.query
@@ -162,7 +164,8 @@ class WorkerSettingForm(forms.ModelForm):
         )  # fmt: skip
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what ModelForm.clean returns
         try:
             _spec(WorkerSetting(**{k: v for k, v in data.items() if v is not None})).validate()
         except FlowdashError as exc:

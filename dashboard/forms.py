@@ -7,6 +7,8 @@ same messages. ``add_flowdash_error`` puts a messaging error next to its field.
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 
 from messaging.errors import FlowdashError
@@ -43,9 +45,10 @@ class QueueForm(forms.Form):
     )
     max_receive_count = forms.IntegerField(required=False, initial=5, label="maxReceiveCount")
 
-    def __init__(self, *args: object, queue_choices: list[tuple[str, str]], **kwargs: object):
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["dead_letter_queue_arn"].choices = [("", "— none —"), *queue_choices]
+    def __init__(self, *args: Any, queue_choices: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = cast(forms.ChoiceField, self.fields["dead_letter_queue_arn"])
+        field.choices = [("", "— none —"), *queue_choices]
 
 
 class SubscriptionForm(forms.Form):
@@ -60,13 +63,15 @@ class SubscriptionForm(forms.Form):
     filter_policy_scope = forms.ChoiceField(choices=[(s, s) for s in SCOPES])
     raw_message_delivery = forms.BooleanField(required=False)
 
-    def __init__(self, *args: object, queue_choices: list[tuple[str, str]], **kwargs: object):
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["queue_arn"].choices = [("", "— choose —"), *queue_choices]
+    def __init__(self, *args: Any, queue_choices: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = cast(forms.ChoiceField, self.fields["queue_arn"])
+        field.choices = [("", "— choose —"), *queue_choices]
 
     def endpoint_value(self) -> str:
         data = self.cleaned_data
-        return data["queue_arn"] if data["protocol"] == "sqs" else data["endpoint"]
+        endpoint: str = data["queue_arn"] if data["protocol"] == "sqs" else data["endpoint"]
+        return endpoint
 
 
 class FilterPolicyForm(forms.Form):

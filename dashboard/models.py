@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 TOKEN_PREFIX = "fd_"
 
@@ -47,7 +51,7 @@ class ApiToken(models.Model):
         return f"{self.name} ({self.hint}…)"
 
     @classmethod
-    def issue(cls, *, user: models.Model, name: str) -> tuple[ApiToken, str]:
+    def issue(cls, *, user: User, name: str) -> tuple[ApiToken, str]:
         """Create a token; returns the row and the secret, which is not stored."""
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         token = cls.objects.create(

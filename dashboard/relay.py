@@ -21,8 +21,6 @@ import logging
 import weakref
 from typing import Any, Protocol
 
-from channels.layers import get_channel_layer
-
 from messaging.supervisor import LoopFailure, Supervisor
 
 from . import flowbus
@@ -36,7 +34,7 @@ class FrameSink(Protocol):
 
 class FrameRelay:
     def __init__(self) -> None:
-        self.layer = get_channel_layer()
+        self.layer = flowbus.channel_layer()
         self.sinks: set[FrameSink] = set()
         self.channel: str | None = None
         self._task: asyncio.Task[None] | None = None

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from django.urls import path
 
 from .consumers import FlowConsumer
 
-websocket_urlpatterns = [path("ws/flow/", FlowConsumer.as_asgi())]
+if TYPE_CHECKING:
+    from channels.routing import URLRouter, _ExtendedURLPattern
+
+#: For channels' URLRouter, which routes ASGI applications with Django's path():
+#: path()'s stub takes views only, hence the ignore and the cast.
+websocket_urlpatterns: list[_ExtendedURLPattern | URLRouter] = [
+    cast("_ExtendedURLPattern", path("ws/flow/", FlowConsumer.as_asgi())),  # type: ignore[arg-type]
+]

@@ -34,11 +34,15 @@ from .forms import (
     attributes_from,
 )
 
+ViewFunction = Callable[..., HttpResponse]
 
-def role_required(check: Callable[[Any], None], *, methods: tuple[str, ...] = ("POST",)):
+
+def role_required(
+    check: Callable[[Any], None], *, methods: tuple[str, ...] = ("POST",)
+) -> Callable[[ViewFunction], ViewFunction]:
     """Run a permissions check for the given methods; a refusal is a 403 with its reason."""
 
-    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def decorate(view: ViewFunction) -> ViewFunction:
         @wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if request.method in methods:

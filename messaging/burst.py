@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 from .aio import AwsRunner
 from .connection import Connection
@@ -23,6 +24,10 @@ from .validation import (
     body_validate,
     message_attributes_validate,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns.type_defs import PublishBatchRequestEntryTypeDef
+    from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
 
 MAX_COUNT = 10_000
 MAX_RATE = 1_000.0
@@ -87,32 +92,40 @@ def _dedup(burst: Burst, n: int) -> str | None:
 
 
 def _send_one(*, conn: Connection, burst: Burst, n: int) -> None:
-    common = {
-        "body": burst.body(n),
-        "attributes": burst.attributes,
-        "message_group_id": burst.message_group_id,
-        "deduplication_id": _dedup(burst, n),
-    }
+    body, dedup = burst.body(n), _dedup(burst, n)
     if burst.topic_arn:
-        topic_publish(conn, topic_arn=burst.topic_arn, **common)
+        topic_publish(
+            conn, topic_arn=burst.topic_arn, body=body, attributes=burst.attributes,
+            message_group_id=burst.message_group_id, deduplication_id=dedup,
+        )  # fmt: skip
     else:
-        queue_send(conn, queue_url=burst.queue_url or "", **common)
+        queue_send(
+            conn, queue_url=burst.queue_url or "", body=body, attributes=burst.attributes,
+            message_group_id=burst.message_group_id, deduplication_id=dedup,
+        )  # fmt: skip
 
 
 def _send_batch(*, conn: Connection, burst: Burst, numbers: list[int]) -> None:
-    entries = []
+    # message_options gives the parameters Publish and SendMessage share, as a plain dict.
+    entries: list[tuple[int, dict[str, Any]]] = []
     for n in numbers:
         options = message_options(burst.attributes, burst.message_group_id, _dedup(burst, n))
         entries.append((n, {"Id": str(n), **options}))
     if burst.topic_arn:
         conn.sns.publish_batch(
             TopicArn=burst.topic_arn,
-            PublishBatchRequestEntries=[{**e, "Message": burst.body(n)} for n, e in entries],
+            PublishBatchRequestEntries=cast(
+                "list[PublishBatchRequestEntryTypeDef]",
+                [{**e, "Message": burst.body(n)} for n, e in entries],
+            ),
         )
     else:
         response = conn.sqs.send_message_batch(
-            QueueUrl=burst.queue_url,
-            Entries=[{**e, "MessageBody": burst.body(n)} for n, e in entries],
+            QueueUrl=burst.queue_url or "",
+            Entries=cast(
+                "list[SendMessageBatchRequestEntryTypeDef]",
+                [{**e, "MessageBody": burst.body(n)} for n, e in entries],
+            ),
         )
         sent = [
             {"message_id": ok["MessageId"], "body": burst.body(int(ok["Id"]))}

@@ -82,7 +82,7 @@ class BackendConfig:
         except ValueError as exc:
             raise ConfigError("FLOWDASH_MOTO_PORT must be a port number") from exc
         return cls(
-            backend=backend,  # type: ignore[arg-type]
+            backend=backend,
             endpoint_url=endpoint_url if backend == "endpoint" else None,
             region=env.get("FLOWDASH_AWS_REGION")
             or env.get("AWS_DEFAULT_REGION")

@@ -84,7 +84,9 @@ class Connection:
 
             app = app_for(self.endpoint_url)
             if app is not None:
-                transport = InProcessTransport(app)
+                # A before-send handler returns the response; botocore's stubs type
+                # handlers as returning None, which Callable[..., Any] satisfies.
+                transport: Callable[..., Any] = InProcessTransport(app)
                 for client in (self.sns, self.sqs):
                     client.meta.events.register("before-send.*.*", transport)
                 self.in_process = True

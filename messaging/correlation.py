@@ -21,7 +21,7 @@ import asyncio
 import hashlib
 import json
 from collections import OrderedDict, deque
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from .envelope import SnsEnvelope
 from .events import Delivered, Filtered, FlowEmitter, Published
@@ -34,8 +34,11 @@ BODY_PREVIEW_CHARS = 4096
 MEMORY = 20_000  # traces, SQS message ids and body keys remembered
 
 
-class _Lru(OrderedDict[str, Any]):
-    def remember(self, key: str, value: Any) -> None:
+_V = TypeVar("_V")
+
+
+class _Lru(OrderedDict[str, _V], Generic[_V]):
+    def remember(self, key: str, value: _V) -> None:
         self[key] = value
         self.move_to_end(key)
         while len(self) > MEMORY:
@@ -61,9 +64,9 @@ class Correlator:
     def __init__(self, emitter: FlowEmitter) -> None:
         self._emitter = emitter
         self.index = TopologyIndex.empty()
-        self._published = _Lru()  # trace id -> None
-        self._delivered = _Lru()  # trace id + queue arn -> None
-        self._by_message = _Lru()  # queue arn + SQS message id -> trace id
+        self._published: _Lru[None] = _Lru()  # trace id -> None
+        self._delivered: _Lru[None] = _Lru()  # trace id + queue arn -> None
+        self._by_message: _Lru[str] = _Lru()  # queue arn + SQS message id -> trace id
         self._raw: dict[str, deque[str]] = {}  # body key -> trace ids seen by taps
         self._raw_changed = asyncio.Event()
         self._policies: dict[str, dict[str, Any]] = {}

@@ -59,7 +59,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, TypeGuard
 from urllib.parse import urlsplit
 
 from .connection import Connection
@@ -123,7 +123,23 @@ MESSAGES_NOT_READ = (
 
 #: Keys a message may carry that say what it was; they are not sent again.
 MESSAGE_INFO_KEYS = ("message_id", "sent_timestamp", "receive_count", "state")
-QUEUE_SETTINGS = (
+QueueSettingKey = Literal[
+    "visibility_timeout", "delay_seconds", "retention_seconds", "receive_wait_seconds"
+]
+
+
+class QueueSettings(TypedDict, total=False):
+    """A queue's settings as the file gives them (file key -> value): those it gives.
+
+    The keys are ``queue_create``'s keyword arguments of the same names."""
+
+    visibility_timeout: int
+    delay_seconds: int
+    retention_seconds: int
+    receive_wait_seconds: int
+
+
+QUEUE_SETTINGS: tuple[tuple[QueueSettingKey, str, int, int], ...] = (
     # file key, AWS attribute, low, high
     ("visibility_timeout", "VisibilityTimeout", 0, VISIBILITY_TIMEOUT_MAX),
     ("delay_seconds", "DelaySeconds", 0, DELAY_SECONDS_MAX),
@@ -170,7 +186,7 @@ class QueueDefinition:
     name: str
     fifo: bool
     content_based_deduplication: bool
-    settings: dict[str, int]  # file key -> value, only those the file gives
+    settings: QueueSettings  # file key -> value, only those the file gives
     dead_letter_queue: str | None  # full name, or an ARN
     max_receive_count: int | None
     messages: tuple[MessageDefinition, ...] = ()
@@ -481,7 +497,7 @@ def _parse(conn: Connection, document: Any, problems: _Problems) -> Definitions:
     )  # fmt: skip
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -568,7 +584,7 @@ def _queue_parse(
             f"{path}.content_based_deduplication",
             "Content-based deduplication applies only to FIFO queues.",
         )
-    settings: dict[str, int] = {}
+    settings: QueueSettings = {}
     for key, _, low, high in QUEUE_SETTINGS:
         value = item.get(key)
         if value is None:

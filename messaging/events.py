@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from functools import cache
 from typing import Any, Literal, TypeVar
 
 EventType = Literal[
@@ -39,6 +38,9 @@ EventType = Literal[
 class FlowEvent:
     seq: int
     ts: float
+    #: What happened. Each subclass narrows it to its own literal and sets it as the
+    #: default (outside ``__init__``), so ``event.type`` is typed on any event.
+    type: EventType = field(init=False)
 
     def to_dict(self) -> dict[str, Any]:
         """A shallow dict: events are immutable, so no field needs copying.
@@ -223,8 +225,16 @@ class Expired(FlowEvent):
     receive_count: int
 
 
+def _type_of(cls: type[FlowEvent]) -> str:
+    """The literal an event class gives ``type`` as its default."""
+    default = cls.__dataclass_fields__["type"].default
+    if not isinstance(default, str):
+        raise TypeError(f"{cls.__name__} sets no default for its `type` field")
+    return default
+
+
 EVENT_TYPES: dict[str, type[FlowEvent]] = {
-    cls.__dataclass_fields__["type"].default: cls  # type: ignore[misc]
+    _type_of(cls): cls
     for cls in (
         Published, Delivered, Filtered, Received, Processed, Failed, DeadLettered, Depth,
         ResourceChanged, Error, VisibilityLapsed, VisibilityChanged, Deduplicated, Expired,
@@ -235,9 +245,20 @@ E = TypeVar("E", bound=FlowEvent)
 Listener = Callable[[FlowEvent], None]
 
 
-@cache
+_FIELD_NAMES: dict[type[FlowEvent], tuple[str, ...]] = {}
+
+
 def _field_names(cls: type[FlowEvent]) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(cls))
+    """An event class's field names, worked out once per class.
+
+    A plain dict rather than ``functools.cache``: mypy takes ``type[FlowEvent]``
+    for unhashable (the dataclass's own ``__hash__`` shadows the class's).
+    """
+    try:
+        return _FIELD_NAMES[cls]
+    except KeyError:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+        return names
 
 
 class FlowEmitter:

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .connection import Connection
 from .errors import FlowdashError, InvalidInput, aws_errors
@@ -51,6 +51,16 @@ from .validation import (
     message_attributes_validate,
     subject_validate,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns.type_defs import (
+        PublishBatchRequestEntryTypeDef,
+        PublishBatchResponseTypeDef,
+    )
+    from mypy_boto3_sqs.type_defs import (
+        SendMessageBatchRequestEntryTypeDef,
+        SendMessageBatchResultTypeDef,
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -189,7 +199,11 @@ def topic_publish_batch(
         return BatchResult(successful=[], failed=failed)
     fifo = topic_arn.endswith(FIFO_SUFFIX)
     with _forget_on_error(conn, topic_arn, fifo), aws_errors(field="entries"):
-        response = conn.sns.publish_batch(TopicArn=topic_arn, PublishBatchRequestEntries=checked)
+        response = conn.sns.publish_batch(
+            TopicArn=topic_arn,
+            # Each is a Publish's checked parameters plus its Id (see _batch_check).
+            PublishBatchRequestEntries=cast("list[PublishBatchRequestEntryTypeDef]", checked),
+        )
     return _batch_result(response, failed, entries)
 
 
@@ -213,7 +227,11 @@ def queue_send_batch(
         return BatchResult(successful=[], failed=failed)
     fifo = queue_url.endswith(FIFO_SUFFIX)
     with _forget_on_error(conn, queue_url, fifo), aws_errors(field="entries"):
-        response = conn.sqs.send_message_batch(QueueUrl=queue_url, Entries=checked)
+        response = conn.sqs.send_message_batch(
+            QueueUrl=queue_url,
+            # Each is a SendMessage's checked parameters plus its Id (see _batch_check).
+            Entries=cast("list[SendMessageBatchRequestEntryTypeDef]", checked),
+        )
     result = _batch_result(response, failed, entries)
     bodies = {e.id: e.body for e in entries}
     if result.successful:
@@ -260,7 +278,9 @@ def _batch_check(
 
 
 def _batch_result(
-    response: dict[str, Any], refused: list[BatchFailed], entries: Sequence[BatchEntry]
+    response: PublishBatchResponseTypeDef | SendMessageBatchResultTypeDef,
+    refused: list[BatchFailed],
+    entries: Sequence[BatchEntry],
 ) -> BatchResult:
     """AWS's Successful/Failed lists plus Flowdash's refusals, in the order of the entries."""
     order = {e.id: n for n, e in enumerate(entries)}

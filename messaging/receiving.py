@@ -10,6 +10,7 @@ consumer: the API, the workers, the watcher's tap queues and participants.
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,8 +83,11 @@ def message_release(conn: Connection, *, queue_url: str, receipt_handle: str) ->
         )
 
 
-def received_message(message: dict[str, Any]) -> ReceivedMessage:
-    """A boto3 ReceiveMessage entry as Flowdash's own type, envelope parsed."""
+def received_message(message: Mapping[str, Any]) -> ReceivedMessage:
+    """A boto3 ReceiveMessage entry as Flowdash's own type, envelope parsed.
+
+    Also takes one kept as JSON (a classroom's held message, a relayed frame).
+    """
     system = message.get("Attributes", {})
     attributes = []
     for name, value in message.get("MessageAttributes", {}).items():

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from .connection import Connection
 from .errors import InvalidInput, aws_errors
@@ -24,6 +24,9 @@ from .publishing import message_options
 from .receiving import ReceivedMessage, queue_receive
 from .resources import Queue
 from .validation import BATCH_MAX
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
 
 
 class Journal(Protocol):
@@ -87,7 +90,7 @@ def redrive_run(
 def _send(
     conn: Connection, source: Queue, messages: list[ReceivedMessage], journal: Journal
 ) -> None:
-    entries = []
+    entries: list[dict[str, Any]] = []
     for i, m in enumerate(messages):
         group, dedup = (
             (m.message_group_id or "redrive", m.message_id) if source.fifo else (None, None)
@@ -95,7 +98,11 @@ def _send(
         options = message_options(m.message_attributes, group, dedup)
         entries.append({"Id": str(i), "MessageBody": m.body, **options})
     with aws_errors(field="source"):
-        response = conn.sqs.send_message_batch(QueueUrl=source.url, Entries=entries)
+        response = conn.sqs.send_message_batch(
+            QueueUrl=source.url,
+            # message_options gives SendMessage's own parameters, as a plain dict.
+            Entries=cast("list[SendMessageBatchRequestEntryTypeDef]", entries),
+        )
     for ok in response.get("Successful", []):
         journal.record(messages[int(ok["Id"])].message_id)
     if response.get("Failed"):

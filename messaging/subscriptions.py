@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .connection import Connection
@@ -19,6 +19,9 @@ from .errors import InvalidInput, ResourceNotFound, aws_errors
 from .filter_policy import filter_policy_validate
 from .resources import arn_name, is_listed, ownership_check, queue_url, topic_arns, topic_get
 from .validation import EMAIL_RE, FIFO_SUFFIX, PHONE_RE
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns.type_defs import SubscriptionTypeDef
 
 PROTOCOLS = ("sqs", "http", "https", "email", "email-json", "sms")
 RAW_DELIVERY_PROTOCOLS = ("sqs", "http", "https")
@@ -151,7 +154,8 @@ def subscription_delete(conn: Connection, *, arn: str) -> None:
     conn.notify("topology.changed")
 
 
-def _listed_subscription(conn: Connection, sub: dict[str, str]) -> Subscription:
+def _listed_subscription(conn: Connection, listed: SubscriptionTypeDef) -> Subscription:
+    sub = {key: value for key, value in listed.items() if isinstance(value, str)}
     arn = sub["SubscriptionArn"]
     if not arn.startswith("arn:"):  # "PendingConfirmation" has no attributes to read yet
         return Subscription(
@@ -279,7 +283,9 @@ def queue_policy_allow(conn: Connection, *, queue_arn: str, topic_arn: str) -> N
     with aws_errors(field="endpoint"):
         current = conn.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])
         policy_text = current.get("Attributes", {}).get("Policy")
-        policy = json.loads(policy_text) if policy_text else {"Version": "2012-10-17"}
+        policy: dict[str, Any] = (
+            json.loads(policy_text) if policy_text else {"Version": "2012-10-17"}
+        )
         statements = [s for s in policy.get("Statement", []) if s.get("Sid") != POLICY_SID]
         ours = next((s for s in policy.get("Statement", []) if s.get("Sid") == POLICY_SID), None)
         sources: list[str] = []

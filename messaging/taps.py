@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .connection import Connection
 from .errors import ResourceNotFound, aws_errors
 from .resources import TAGS, TAP_MARK, Topic, arn_name, queue_get, topic_arns
 from .subscriptions import queue_policy_allow
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
 
 TAP_RETENTION_SECONDS = 300
 
@@ -40,7 +44,9 @@ def tap_queue_name(conn: Connection, topic: Topic) -> str:
 def tap_ensure(conn: Connection, topic: Topic) -> Tap:
     """Create (or find) the topic's tap queue and subscription. Idempotent."""
     conn.write_check()
-    attributes = {"MessageRetentionPeriod": str(TAP_RETENTION_SECONDS)}
+    attributes: dict[QueueAttributeNameType, str] = {
+        "MessageRetentionPeriod": str(TAP_RETENTION_SECONDS)
+    }
     if topic.fifo:
         attributes["FifoQueue"] = "true"
     with aws_errors():
@@ -69,13 +75,11 @@ def tap_cleanup(conn: Connection, *, keep_topics: bool = False) -> list[str]:
     live = set(topic_arns(conn)) if keep_topics else set()
     wanted = {tap_queue_name(conn, _topic_stub(arn)) for arn in live}
     deleted = []
-    kwargs = {"QueueNamePrefix": conn.prefix + TAP_MARK}
     with aws_errors():
-        urls = [
-            url
-            for page in conn.sqs.get_paginator("list_queues").paginate(**kwargs)
-            for url in page.get("QueueUrls", [])
-        ]
+        pages = conn.sqs.get_paginator("list_queues").paginate(
+            QueueNamePrefix=conn.prefix + TAP_MARK
+        )
+        urls = [url for page in pages for url in page.get("QueueUrls", [])]
     for url in urls:
         name = url.rsplit("/", 1)[-1]
         if name in wanted:

@@ -30,7 +30,7 @@ import math
 import time
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .aio import AwsRunner
 from .connection import Connection
@@ -43,6 +43,9 @@ from .resources import Topic
 from .supervisor import Supervisor
 from .taps import Tap, tap_ensure
 from .topology import TopologyIndex, topology_get
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +66,8 @@ ATTRIBUTES_STALE = 1.5
 
 
 def backoff(attempt: int) -> float:
-    return min(MAX_BACKOFF, 0.5 * 2**attempt)
+    delay: float = 0.5 * 2**attempt  # int ** int is typed Any: a negative power is a float
+    return min(MAX_BACKOFF, delay)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -343,7 +347,7 @@ class Watcher:
             if deleting is not None:
                 deleting.cancel()
 
-    async def _tap_delete(self, tap: Tap, messages: list[dict[str, Any]]) -> None:
+    async def _tap_delete(self, tap: Tap, messages: list[MessageTypeDef]) -> None:
         try:
             await self.run(
                 self.conn.sqs.delete_message_batch,

@@ -348,6 +348,7 @@ class WorkerPool:
                 message_id=message.message_id, receive_count=message.receive_count,
                 group_id=message.message_group_id,
             )  # fmt: skip
+            reason: str | None  # why processing failed; None when it succeeded
             if message.message_group_id in failed_groups:
                 reason = (
                     f"an earlier message of group {message.message_group_id} failed; "

@@ -16,7 +16,8 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
-from ninja.security import APIKeyCookie, SessionAuthIsStaff
+from ninja.security import APIKeyCookie
+from ninja.security.session import SessionAuthIsStaff
 
 from messaging.validation import MessageAttribute
 
@@ -43,6 +44,12 @@ class ParticipantAuth(APIKeyCookie):
         if found is None:
             raise ClassroomError(NOT_JOINED, code="NotJoined")
         return class_services.participant_check(participant=found)
+
+
+class ParticipantRequest(HttpRequest):
+    """A request ``ParticipantAuth`` let in: django-ninja sets ``auth`` to the participant."""
+
+    auth: Participant
 
 
 def participant_from_session(request: HttpRequest) -> Participant | None:
@@ -256,13 +263,13 @@ me = ParticipantAuth()
 
 
 @router.get("/me", auth=me, response={200: dict[str, Any], **ERRORS})
-def me_view(request: HttpRequest) -> Any:
+def me_view(request: ParticipantRequest) -> Any:
     """This participant, their class's rules and the message they hold."""
     return selectors.participant_view(participant=request.auth)
 
 
 @router.post("/me/publish", auth=me, response={200: PublishOut, **ERRORS})
-def me_publish(request: HttpRequest, payload: PublishIn) -> Any:
+def me_publish(request: ParticipantRequest, payload: PublishIn) -> Any:
     result = class_services.participant_publish(
         participant=request.auth,
         target_arn=payload.target_arn,
@@ -274,26 +281,26 @@ def me_publish(request: HttpRequest, payload: PublishIn) -> Any:
 
 
 @router.post("/me/work/receive", auth=me, response={200: dict[str, Any], **ERRORS})
-def me_receive(request: HttpRequest, payload: ReceiveIn) -> Any:
+def me_receive(request: ParticipantRequest, payload: ReceiveIn) -> Any:
     """Take one message (60 s visibility timeout); ``holding`` is null when there was none."""
     class_services.participant_receive(participant=request.auth, queue_arn=payload.queue_arn)
     return selectors.participant_view(participant=_fresh(request.auth))
 
 
 @router.post("/me/work/done", auth=me, response={200: dict[str, Any], **ERRORS})
-def me_done(request: HttpRequest) -> Any:
+def me_done(request: ParticipantRequest) -> Any:
     class_services.participant_finish(participant=request.auth, ok=True)
     return selectors.participant_view(participant=_fresh(request.auth))
 
 
 @router.post("/me/work/fail", auth=me, response={200: dict[str, Any], **ERRORS})
-def me_fail(request: HttpRequest) -> Any:
+def me_fail(request: ParticipantRequest) -> Any:
     class_services.participant_finish(participant=request.auth, ok=False)
     return selectors.participant_view(participant=_fresh(request.auth))
 
 
 @router.post("/me/work/stop", auth=me, response={200: dict[str, Any], **ERRORS})
-def me_stop(request: HttpRequest) -> Any:
+def me_stop(request: ParticipantRequest) -> Any:
     class_services.participant_work_stop(participant=request.auth)
     return selectors.participant_view(participant=_fresh(request.auth))
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..envelope import envelope_parse
 from ..errors import ResourceNotFound
-from ..inspection import InspectedMessage
+from ..inspection import InspectedMessage, MessageState
 
 
 def _backend(account: str, region: str) -> Any:
@@ -39,7 +39,7 @@ def moto_queue_messages(*, queue_url: str, region: str) -> list[InspectedMessage
     for m in messages:
         delayed = now_ms < m.delayed_until
         in_flight = not delayed and now_ms <= m.visible_at
-        state = "delayed" if delayed else "in_flight" if in_flight else "visible"
+        state: MessageState = "delayed" if delayed else "in_flight" if in_flight else "visible"
         attributes = {
             key: {
                 "Type": value.get("DataType", "String"),

@@ -146,7 +146,7 @@ class _QueueAttributes(dict):  # type: ignore[type-arg]
 
     def _resolve(self, key: object) -> None:
         if key in self._unresolved:
-            dict.__setitem__(self, key, getattr(self._queue, _snake(key)))  # type: ignore[arg-type]
+            dict.__setitem__(self, key, getattr(self._queue, _snake(key)))
             self._unresolved.discard(key)
 
     def _resolved(self) -> _QueueAttributes:
@@ -191,7 +191,7 @@ class _QueueAttributes(dict):  # type: ignore[type-arg]
     def __ne__(self, other: object) -> bool:
         return dict.__ne__(self._resolved(), other)
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
     def __or__(self, other: Any) -> Any:
         return self.copy() | other
@@ -369,7 +369,7 @@ def _weakly_tracked_new(cls: type, *args: Any, **kwargs: Any) -> Any:
     # it appended every instance, including the deepcopy ReceiveMessage makes of
     # each message, to a list that owned them until a reset. Tracked weakly, an
     # instance lives as long as moto's own state (a queue, a record) refers to it.
-    instance = object.__new__(cls)
+    instance: object = object.__new__(cls)
     tracked = cls.__dict__.get("instances_tracked")
     if not isinstance(tracked, _WeakInstances):  # first use, or after a moto reset
         with _lock:

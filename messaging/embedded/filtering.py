@@ -149,7 +149,7 @@ class _NoMatcher:
 
 
 def _parsed_policy(subscription: Any, text: str, scope: str) -> dict[str, Any]:
-    cached = subscription.__dict__.get(_CACHE_ATTRIBUTE)
+    cached: tuple[str, str, dict[str, Any]] | None = subscription.__dict__.get(_CACHE_ATTRIBUTE)
     if cached is not None and cached[0] == text and cached[1] == scope:
         return cached[2]
     parsed = filter_policy_validate(text, scope=scope)
@@ -255,7 +255,7 @@ def filtering_revert() -> None:
     if "validate_filter_policy" in _originals:
         SNSBackend._validate_filter_policy = _originals.pop("validate_filter_policy")  # type: ignore[method-assign]
     if "matcher" in _originals:
-        sns_models.FilterPolicyMatcher = _originals.pop("matcher")
+        sns_models.FilterPolicyMatcher = _originals.pop("matcher")  # type: ignore[misc]
     if "subscription_publish" in _originals:
         Subscription.publish = _originals.pop("subscription_publish")  # type: ignore[method-assign]
 

@@ -55,7 +55,7 @@ _scanning = threading.local()  # the queue lock this thread's receive holds, if 
 
 
 def _scan_lock(queue: Any) -> threading.Lock:
-    lock = queue.__dict__.get("_flowdash_scan_lock")
+    lock: threading.Lock | None = queue.__dict__.get("_flowdash_scan_lock")
     if lock is None:
         with _locks_guard:
             lock = queue.__dict__.setdefault("_flowdash_scan_lock", threading.Lock())
@@ -75,10 +75,11 @@ def _receive_message(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> A
 def _wait_for_messages(self: Any, timeout: int) -> None:
     lock = getattr(_scanning, "lock", None)
     if lock is None:
-        return _originals["wait_for_messages"](self, timeout)
+        _originals["wait_for_messages"](self, timeout)
+        return
     lock.release()  # let other receives scan while this long poll waits
     try:
-        return _originals["wait_for_messages"](self, timeout)
+        _originals["wait_for_messages"](self, timeout)
     finally:
         lock.acquire()
 

@@ -92,7 +92,9 @@ class InProcessTransport:
             "wsgi.run_once": False,
             "HTTP_HOST": url.netloc,
         }
-        for name, value in request.headers.items():
+        # botocore leaves some header values as bytes, whatever its stubs say.
+        header_items: Iterable[tuple[str, str | bytes]] = request.headers.items()
+        for name, value in header_items:
             if isinstance(value, bytes):
                 value = value.decode("latin-1")
             key = name.upper().replace("-", "_")
@@ -120,4 +122,11 @@ class InProcessTransport:
             started[:] = ["500 INTERNAL SERVER ERROR", [("Content-Type", "text/plain")]]
             data = b"Internal Server Error"
         status, headers = started
-        return AWSResponse(request.url, int(status.split(" ", 1)[0]), dict(headers), _Body(data))
+        return AWSResponse(
+            request.url,
+            int(status.split(" ", 1)[0]),
+            # Any mapping does (AWSResponse copies it into a HeadersDict); the stub wants
+            # botocore's HTTPHeaders, an email.message.Message.
+            dict(headers),  # type: ignore[arg-type]
+            _Body(data),
+        )

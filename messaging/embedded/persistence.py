@@ -244,13 +244,14 @@ def state_restore(*, state: dict[str, Any]) -> Restored:
     restored_queues: list[Any] = []
     for region_state in state.get("sqs", []):
         account, region = region_state["account"], region_state["region"]
-        backend = sqs_backends[account][region]
+        sqs_backend = sqs_backends[account][region]
         for saved in region_state.get("queues", []):
             fields = _unplain(saved["fields"])
-            queue = Queue(fields["_name"], region=region, account_id=account)
+            # moto declares its models' CloudFormation hooks abstract, yet builds them.
+            queue = Queue(fields["_name"], region=region, account_id=account)  # type: ignore[abstract]
             queue.__dict__.update(fields)
             queue._messages = [_message(Message, m) for m in saved.get("messages", [])]
-            backend.queues[queue.name] = queue
+            sqs_backend.queues[queue.name] = queue
             restored_queues.append(queue)
             queues += 1
             messages += len(queue._messages)
@@ -262,23 +263,23 @@ def state_restore(*, state: dict[str, Any]) -> Restored:
                 logger.warning("restored %s without its DLQ %s (gone)", queue.name, target)
     for region_state in state.get("sns", []):
         account, region = region_state["account"], region_state["region"]
-        backend = sns_backends[account][region]
+        sns_backend = sns_backends[account][region]
         for fields in map(_unplain, region_state.get("topics", [])):
-            topic = Topic(fields["name"], backend)
+            topic = Topic(fields["name"], sns_backend)  # type: ignore[abstract]  # as Queue's
             topic.__dict__.update(fields)
-            backend.topics[topic.arn] = topic
+            sns_backend.topics[topic.arn] = topic
             topics += 1
         for saved in region_state.get("subscriptions", []):
-            topic = backend.topics.get(saved["topic_arn"])
-            if topic is None:
+            parent = sns_backend.topics.get(saved["topic_arn"])
+            if parent is None:
                 logger.warning("not restored: subscription to %s (topic gone)", saved["topic_arn"])
                 continue
             fields = _unplain(saved["fields"])
-            sub = Subscription(account, topic, fields["endpoint"], fields["protocol"])
+            sub = Subscription(account, parent, fields["endpoint"], fields["protocol"])
             sub.__dict__.update(fields)
             # ``filtering`` evaluates the policy from ``attributes``; moto's matcher stays off.
             sub._filter_policy_matcher = None
-            backend.subscriptions[sub.arn] = sub
+            sns_backend.subscriptions[sub.arn] = sub
             subscriptions += 1
     return Restored(topics=topics, queues=queues, subscriptions=subscriptions, messages=messages)
 

@@ -75,7 +75,9 @@ class EmbeddedServer:
         self._server = server
         self.url = f"http://{host}:{port}"
         # Every request, over the port or in process, names its client for the broker.
-        wsgi = server._server  # type: ignore[union-attr]
+        wsgi = server._server  # werkzeug's server, set by start()
+        if wsgi is None:
+            raise RuntimeError("moto's server did not start")
         wsgi.app = ClientMiddleware(wsgi.app)
         # Flowdash's own clients reach this server in-process (``inprocess``).
         app_register(self.url, wsgi.app)

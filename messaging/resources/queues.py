@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..connection import Connection
 from ..errors import InvalidInput, ResourceConflict, ResourceNotFound, aws_errors
@@ -30,6 +30,9 @@ from ..validation import (
 from .cache import SETTING_TTL, resource_cache
 from .names import TAGS, arn_name, is_listed, ownership_check, qualified_name, url_name
 
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
+
 DEFAULT_MAX_RECEIVE_COUNT = 5
 
 
@@ -40,7 +43,7 @@ class Depth:
     delayed: int = 0
 
     @classmethod
-    def from_attributes(cls, attributes: dict[str, str]) -> Depth:
+    def from_attributes(cls, attributes: Mapping[QueueAttributeNameType, str]) -> Depth:
         return cls(
             visible=int(attributes.get("ApproximateNumberOfMessages", 0)),
             in_flight=int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
@@ -65,7 +68,7 @@ class Queue:
 class _Setting:
     """One numeric setting of ``queue_create``: its SQS attribute and allowed range."""
 
-    attribute: str
+    attribute: QueueAttributeNameType
     low: int
     high: int
     #: How error messages name it.
@@ -144,7 +147,8 @@ def queue_get(conn: Connection, *, url: str) -> Queue:
         content_based_deduplication=attributes.get("ContentBasedDeduplication") == "true",
         dead_letter_arn=redrive.get("deadLetterTargetArn") if redrive else None,
         max_receive_count=int(redrive["maxReceiveCount"]) if redrive else None,
-        attributes=attributes,
+        # Kept keyed by plain names: readers look attributes up from their own tables.
+        attributes=cast("dict[str, str]", attributes),
     )
 
 
@@ -315,7 +319,7 @@ def dead_letter_sources(conn: Connection, *, queue: Queue) -> list[Queue]:
 
 def _queue_attributes(
     *, fifo: bool, content_based_deduplication: bool, settings: Mapping[str, int | None]
-) -> dict[str, str]:
+) -> dict[QueueAttributeNameType, str]:
     """Check the queue's own settings against SQS's limits and turn them into
     CreateQueue attributes (only those given: SQS's defaults apply to the rest)."""
     if content_based_deduplication and not fifo:
@@ -323,7 +327,7 @@ def _queue_attributes(
             "Content-based deduplication applies only to FIFO queues.",
             field="content_based_deduplication",
         )
-    attributes: dict[str, str] = {}
+    attributes: dict[QueueAttributeNameType, str] = {}
     for key, value in settings.items():
         setting = QUEUE_SETTINGS[key]
         int_in_range(value, field=key, low=setting.low, high=setting.high, what=setting.what)
@@ -399,7 +403,11 @@ def _dead_letter_check(conn: Connection, *, arn: str, fifo: bool) -> None:
 
 
 def _create_or_roll_back(
-    conn: Connection, *, name: str, attributes: dict[str, str], created_dlq: Queue | None
+    conn: Connection,
+    *,
+    name: str,
+    attributes: dict[QueueAttributeNameType, str],
+    created_dlq: Queue | None,
 ) -> str:
     """CreateQueue; if it fails, the DLQ made for this queue is deleted again."""
     try:

@@ -7,12 +7,16 @@ topic (attributes are not in the listing).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..connection import Connection
 from ..errors import InvalidInput, ResourceNotFound, aws_errors
 from ..validation import resource_name_validate
 from .cache import SETTING_TTL, resource_cache
 from .names import TAGS, arn_name, is_listed, ownership_check, qualified_name
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns.type_defs import TagTypeDef
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,7 +41,7 @@ def topic_create(
     attributes = {"FifoTopic": "true"} if fifo else {}
     if content_based_deduplication:
         attributes["ContentBasedDeduplication"] = "true"
-    tags = [{"Key": k, "Value": v} for k, v in TAGS.items()]
+    tags: list[TagTypeDef] = [{"Key": k, "Value": v} for k, v in TAGS.items()]
     with aws_errors(field="name"):
         arn = conn.sns.create_topic(Name=name, Attributes=attributes, Tags=tags)["TopicArn"]
     conn.notify("topology.changed")

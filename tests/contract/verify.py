@@ -138,7 +138,7 @@ class Recorder:
     def _add(self, event: FlowEvent) -> None:
         self.events.append(event)
         self.last_at = time.monotonic()
-        if event.type in REFETCH_TYPES:  # type: ignore[attr-defined]
+        if event.type in REFETCH_TYPES:
             self._loop.call_soon_threadsafe(self._resync)
 
     def _resync(self) -> None:

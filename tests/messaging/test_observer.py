@@ -37,7 +37,7 @@ class Recorder:
     def of(self, type_: str, /, **fields: object) -> list[FlowEvent]:
         return [
             e for e in self.events
-            if e.type == type_ and all(getattr(e, k, None) == v for k, v in fields.items())  # type: ignore[attr-defined]
+            if e.type == type_ and all(getattr(e, k, None) == v for k, v in fields.items())
         ]  # fmt: skip
 
     async def wait_for(self, predicate, within: float = 20.0) -> None:
