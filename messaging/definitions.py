@@ -546,6 +546,18 @@ def _topic_parse(
     conn: Connection, problems: _Problems, path: str, item: Any
 ) -> TopicDefinition | None:
     known = {"name", "fifo", "content_based_deduplication"}
+    named = _named_parse(conn, problems, path, item, known, kind="topic")
+    if named is None:
+        return None
+    _, full, fifo, cbd = named
+    return TopicDefinition(path=path, name=full, fifo=fifo, content_based_deduplication=cbd)
+
+
+def _named_parse(
+    conn: Connection, problems: _Problems, path: str, item: Any, known: set[str], *, kind: str
+) -> tuple[dict[str, Any], str, bool, bool] | None:
+    """What topics and queues share: the object, its full name, FIFO and content-based
+    deduplication, each checked as AWS would; None when there is no name to go on."""
     item = _object(problems, path, item, known)
     name = _text(problems, path, item, "name") if item is not None else None
     if item is None or name is None:
@@ -554,13 +566,13 @@ def _topic_parse(
     cbd = _flag(problems, path, item, "content_based_deduplication", False)
     full = qualified_name(conn, name)
     with problems.at(f"{path}.name"):
-        resource_name_validate(full, kind="topic", fifo=fifo)
+        resource_name_validate(full, kind=kind, fifo=fifo)
     if cbd and not fifo:
         problems.add(
             f"{path}.content_based_deduplication",
-            "Content-based deduplication applies only to FIFO topics.",
+            f"Content-based deduplication applies only to FIFO {kind}s.",
         )
-    return TopicDefinition(path=path, name=full, fifo=fifo, content_based_deduplication=cbd)
+    return item, full, fifo, cbd
 
 
 def _queue_parse(
@@ -570,20 +582,10 @@ def _queue_parse(
         "name", "fifo", "content_based_deduplication", "dead_letter_queue",
         "max_receive_count", "messages", *(key for key, *_ in QUEUE_SETTINGS),
     }  # fmt: skip
-    item = _object(problems, path, item, known)
-    name = _text(problems, path, item, "name") if item is not None else None
-    if item is None or name is None:
+    named = _named_parse(conn, problems, path, item, known, kind="queue")
+    if named is None:
         return None
-    fifo = _flag(problems, path, item, "fifo", name.endswith(FIFO_SUFFIX))
-    cbd = _flag(problems, path, item, "content_based_deduplication", False)
-    full = qualified_name(conn, name)
-    with problems.at(f"{path}.name"):
-        resource_name_validate(full, kind="queue", fifo=fifo)
-    if cbd and not fifo:
-        problems.add(
-            f"{path}.content_based_deduplication",
-            "Content-based deduplication applies only to FIFO queues.",
-        )
+    item, full, fifo, cbd = named
     settings: QueueSettings = {}
     for key, _, low, high in QUEUE_SETTINGS:
         value = item.get(key)
