@@ -21,6 +21,7 @@ import asyncio
 import hashlib
 import json
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from .envelope import SnsEnvelope
@@ -30,6 +31,8 @@ from .receiving import ReceivedMessage
 from .topology import TopologyIndex
 
 RAW_WAIT_SECONDS = 2.0
+#: Times a receive waits 5 ms for the broker's report of the message's way in.
+CATCH_UP_TRIES = 20
 BODY_PREVIEW_CHARS = 4096
 MEMORY = 20_000  # traces, SQS message ids and body keys remembered
 
@@ -70,6 +73,8 @@ class Correlator:
         self._raw: dict[str, deque[str]] = {}  # body key -> trace ids seen by taps
         self._raw_changed = asyncio.Event()
         self._policies: dict[str, dict[str, Any]] = {}
+        #: Set by the embedded observer: handles the broker's pending reports at once.
+        self.catch_up: Callable[[], None] | None = None
 
     def trace_known(self, *, queue_arn: str, message_id: str) -> str | None:
         """The trace of a message in a queue, if its way in was seen."""
@@ -99,6 +104,8 @@ class Correlator:
         message_id: str,
     ) -> None:  # fmt: skip
         """The broker put a topic's copy in a queue (embedded observer)."""
+        if trace_id + queue_arn in self._delivered:
+            return
         self._delivered.remember(trace_id + queue_arn, None)
         self._by_message.remember(queue_arn + message_id, trace_id)
         self._emitter.emit(
@@ -166,7 +173,18 @@ class Correlator:
 
     async def trace_for(self, message: ReceivedMessage, *, queue_arn: str) -> str:
         """The trace a received message belongs to; emits its publication if unseen."""
-        cached = self._by_message.get(queue_arn + message.message_id)
+        key = queue_arn + message.message_id
+        if self.catch_up is not None:
+            # The broker reports a message's way in as it happens: take those reports
+            # first, or a worker's receive would announce the message again. A sender's
+            # thread may not have reported yet when the receiver already has it, so wait
+            # a moment before deciding the way in was never seen (sent before we started).
+            for _ in range(CATCH_UP_TRIES):
+                self.catch_up()
+                if key in self._by_message:
+                    break
+                await asyncio.sleep(0.005)
+        cached = self._by_message.get(key)
         if cached:
             return cached
         trace = await self._resolve(message, queue_arn)

@@ -75,6 +75,7 @@ class FlowEngine:
                 generation=lambda: self.watcher.generation, consumers=self.workers.stats,
             )  # fmt: skip
             observer = self.observer
+            self.correlator.catch_up = observer.drain
             self.watcher.on_refresh(
                 lambda index: observer.topology_read(self.watcher.generation, list(index.queues))
             )

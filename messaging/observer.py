@@ -173,6 +173,11 @@ class EmbeddedObserver:
         if self._loop is not None:
             self._loop.call_later(DRAIN_DELAY, self._drain)
 
+    def drain(self) -> None:
+        """Handle every report waiting now (on the loop): before a receive is traced."""
+        if self._buffer:
+            self._drain()
+
     def _drain(self) -> None:
         # Reset first: a report appended after this line schedules another drain.
         self._scheduled = False

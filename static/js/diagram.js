@@ -301,7 +301,8 @@ export class Diagram {
     // A consumer's own name (its client, e.g. "aws-cli/1.42.3") needs the room a kind label takes.
     const kindLabel = { topic: "topic", queue: spec.data.isDlq ? "DLQ" : "queue", worker: own ? "worker" : null, more: "workers", external: spec.data.protocol, producer: "publisher" }[spec.kind];
     // A consumer shows its product ("aws-cli", "Boto3"); the title has version and queue.
-    const shown = spec.kind !== "worker" ? name : own ? `#${name.split("#").pop()}` : name.split(" on ")[0].split("/")[0];
+    // A worker says whose it is ("billing #2"), so workers of different queues differ.
+    const shown = spec.kind !== "worker" ? name : own ? name.replace(/#(\d+)$/, " #$1") : name.split(" on ")[0].split("/")[0];
     const head = el("div", { class: "node-head" },
       spec.kind === "worker" ? (parts.lamp = el("span", { class: "lamp" })) : null,
       kindLabel ? el("span", { class: "kind", text: kindLabel }) : null,

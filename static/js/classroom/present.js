@@ -52,7 +52,7 @@ function reshape() {
     const full = node.dataset.name || name.textContent;
     // A participant's worker is a person: "Ada", not "#Ada" like a simulated one.
     if (node.dataset.kind === "worker") {
-      if (!full.includes("#")) name.textContent = full;
+      name.textContent = full.includes("#") ? shortName(full).replace(/#(\d+)$/, " #$1") : full;
     } else if (prefix && full.startsWith(prefix)) name.textContent = shortName(full);
   }
 }
