@@ -220,6 +220,11 @@ class Flow:
     def _behind(self, snapshot: Mapping[str, Any]) -> list[str]:
         """Where the engine's picture (``snapshot``) is not (yet) the broker's."""
         lines = []
+        observer = self.engine.observer
+        if observer is not None and (observer._pending or observer._buffer):
+            # Resource changes wait for a topology read, which may take longer than the
+            # quiet period on a loaded machine: the action is not over yet.
+            lines.append("resource changes still wait for a topology read")
         for queue in snapshot["topology"]["queues"]:
             arn = queue["arn"]
             truth = queue_depth(arn)
