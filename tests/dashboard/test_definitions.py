@@ -238,7 +238,7 @@ def test_commands_beside_a_running_flowdash_and_on_its_saved_state(tmp_path: Pat
         **DOCUMENT,
         "queues": [*DOCUMENT["queues"], {"name": "inbox", "messages": [{"body": "hello"}]}],
     }
-    with flowdash_served(var, password="definitions-test") as live:
+    with flowdash_served(var, password="definitions-test", FLOWDASH_OBSERVER="inside") as live:
         env = {
             **os.environ, "FLOWDASH_VAR_DIR": str(var), "FLOWDASH_BACKEND": "embedded",
             "FLOWDASH_MOTO_PORT": live.moto.rsplit(":", 1)[1], "PYTHONUNBUFFERED": "1",
@@ -266,7 +266,7 @@ def test_commands_beside_a_running_flowdash_and_on_its_saved_state(tmp_path: Pat
         "created 1 topic"
         in manage(env, "definitions_import", _write(tmp_path / "m.json", more)).stdout
     )
-    with flowdash_served(var, password="definitions-test") as again:
+    with flowdash_served(var, password="definitions-test", FLOWDASH_OBSERVER="inside") as again:
         names = [
             t["TopicArn"].rsplit(":", 1)[-1] for t in sns_of(again.moto).list_topics()["Topics"]
         ]

@@ -57,7 +57,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     # every few seconds (tens of MB at a time, freed again), noise that would drown
     # what is measured here.
     with flowdash_served(
-        tmp_path_factory.mktemp("var"), password=PASSWORD, FLOWDASH_PERSIST="0"
+        tmp_path_factory.mktemp("var"),
+        password=PASSWORD,
+        FLOWDASH_PERSIST="0",
+        FLOWDASH_OBSERVER="inside",  # other programs' traffic is seen at once
     ) as server:
         yield server
 

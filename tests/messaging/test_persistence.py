@@ -382,7 +382,7 @@ def test_serve_restarts_with_what_it_had(tmp_path: Path, stop: str) -> None:
     something changes) has it, once a few seconds have passed."""
     var = tmp_path / "var"
     var.mkdir()
-    with flowdash_served(var, password="persist-test-password") as live:
+    with flowdash_served(var, password="persist-test-password", FLOWDASH_OBSERVER="inside") as live:
         served_changes(live.moto)
         pid = serve_pid()
         if stop == "sigkill":
@@ -393,7 +393,9 @@ def test_serve_restarts_with_what_it_had(tmp_path: Path, stop: str) -> None:
         wait_gone(pid)
         log = live.log.read_text()
     assert ("Flowdash stopped" in log) == (stop == "ctrl-c")
-    with flowdash_served(var, password="persist-test-password") as again:
+    with flowdash_served(
+        var, password="persist-test-password", FLOWDASH_OBSERVER="inside"
+    ) as again:
         banner = again.log.read_text()
         assert (
             "Embedded state: restored 1 topic, 1 queue, 1 subscription, 4 messages from "
