@@ -402,6 +402,11 @@ class EmbeddedObserver:
         )  # fmt: skip
         self._mark(entry.queue_arn)
 
+    def _forget_queue(self, queue_arn: str) -> None:
+        """The queue was deleted or purged: none of its messages is in flight any more."""
+        for entry in [e for e in self._in_flight.values() if e.queue_arn == queue_arn]:
+            self._forget(entry)
+
     def _forget(self, entry: _InFlight | None) -> None:
         if entry is None:
             return
@@ -482,15 +487,13 @@ class EmbeddedObserver:
                 for name in [n for n, c in self._consumers.items() if c.queue_arn == report.arn]:
                     if "#" not in name:  # Flowdash's own workers stop by themselves
                         del self._consumers[name]
-                for key in [k for k in self._in_flight if k[0] == report.arn]:
-                    self._forget(self._in_flight.get(key))
+                self._forget_queue(report.arn)
             else:
                 self._dirty.add(report.arn)
                 if report.action == "changed":
                     self._expire_now(report.arn)  # the retention period may have changed
             if report.action == "purged":
-                for key in [k for k in self._in_flight if k[0] == report.arn]:
-                    self._forget(self._in_flight.get(key))
+                self._forget_queue(report.arn)
         if report.action != "purged":
             self._on_resource()
 
