@@ -518,6 +518,16 @@ def local_snapshot() -> dict[str, Any] | None:
     return bus.snapshot()
 
 
+def events_unsaved(*, type: str, resource: str) -> list[dict[str, Any]]:
+    """Events of this process's engine not yet in the event log (it is written every
+    ``PERSIST_INTERVAL``), so a page that reads the log right after an action still
+    sees it. Safe from any thread: the list is swapped, never changed in place."""
+    bus = _local
+    if bus is None:
+        return []
+    return [e.to_dict() for e in list(bus._unsaved) if e.type == type and _resource(e) == resource]
+
+
 def command_send(kind: str, **payload: Any) -> None:
     """Ask the engine, wherever it runs, to do something. Safe from any thread.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from messaging.filter_policy import filter_policy_evaluate, filter_policy_validate
@@ -28,14 +29,22 @@ def trace_get(*, trace_id: str) -> list[dict[str, Any]]:
 
 
 def policy_preview(
-    *, topic_arn: str, policy: str | dict[str, Any], scope: str, limit: int = 20
+    *,
+    topic_arn: str,
+    policy: str | dict[str, Any],
+    scope: str,
+    unsaved: Sequence[dict[str, Any]] = (),
+    limit: int = 20,
 ) -> list[dict[str, Any]]:
-    """Which of the topic's last published messages a filter policy would accept (AWS's rules)."""
+    """Which of the topic's last published messages a filter policy would accept (AWS's
+    rules). ``unsaved`` are publications not yet written to the event log."""
     parsed = filter_policy_validate(policy, scope=scope)
     rows = FlowEventRecord.objects.filter(type="published", resource=topic_arn).order_by("-seq")
+    published = {data["seq"]: data for data in rows.values_list("data", flat=True)[:limit]}
+    published.update((data["seq"], data) for data in unsaved)
     preview = []
-    for row in rows[:limit]:
-        data = row.data
+    for seq in sorted(published, reverse=True)[:limit]:
+        data = published[seq]
         result = filter_policy_evaluate(
             parsed, scope=scope, message_attributes=data.get("attributes") or {},
             body=data.get("body", ""),

@@ -10,7 +10,7 @@ from ninja import Field, Router, Schema, Status
 
 from messaging import subscriptions
 
-from .. import permissions, selectors
+from .. import flowbus, permissions, selectors
 from ..backend import connection
 from .errors import ERRORS
 from .schemas import SubscriptionOut
@@ -75,5 +75,8 @@ def subscription_preview(request: HttpRequest, arn: str, payload: PolicyPreviewI
     """Which of the topic's last published messages this policy would let through."""
     sub = subscriptions.subscription_get(connection(), arn=arn)
     return selectors.policy_preview(
-        topic_arn=sub.topic_arn, policy=payload.filter_policy, scope=payload.filter_policy_scope
+        topic_arn=sub.topic_arn,
+        policy=payload.filter_policy,
+        scope=payload.filter_policy_scope,
+        unsaved=flowbus.events_unsaved(type="published", resource=sub.topic_arn),
     )
