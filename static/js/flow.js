@@ -5,6 +5,7 @@
 // the tests drive the socket with are added from test_hooks.js before the socket starts;
 // no other browser loads that module.
 
+import { call } from "./api.js";
 import { Cards } from "./cards.js";
 import { Diagram } from "./diagram.js";
 import { Inspector } from "./inspector.js";
@@ -101,6 +102,17 @@ const socket = new FlowSocket(flowSocketUrl(), {
 });
 
 page.querySelector("button[name=fit]").addEventListener("click", () => diagram.fit());
+// Staff only (the template leaves the button out for others; the API refuses them too).
+// The reset happens on the engine: every viewer, this one included, resyncs and shows
+// the new "counts since", so success needs no word here; a refusal does.
+const resetButton = page.querySelector("button[name=reset-counters]");
+resetButton?.addEventListener("click", async () => {
+  if (!window.confirm("Count again from zero on every screen?")) return;
+  const status = page.querySelector(".counters-status");
+  status.textContent = "";
+  const result = await call("POST", "/api/counters/reset");
+  status.textContent = result.ok ? "Counters reset." : `Counters not reset: ${result.error.message}`;
+});
 page.querySelector("button[name=add]").addEventListener("click", () => select({ kind: "add", id: "add" }));
 const motionButton = page.querySelector("button[name=motion]");
 motionButton.addEventListener("click", () => {

@@ -105,6 +105,8 @@ class Flow:
     errors: list[str] = field(default_factory=list)
     dialogs: list[str] = field(default_factory=list)
     expected: list[re.Pattern[str]] = field(default_factory=list)
+    #: Dialogs (``window.confirm``) are dismissed unless a test says to accept them.
+    accept_dialogs: bool = False
 
     def expect_console_error(self, pattern: str) -> None:
         """Allow one kind of console error, e.g. the browser's own line for a 400 answer."""
@@ -180,7 +182,15 @@ def _console_line(message: ConsoleMessage) -> str | None:
     return f"{message.text} ({url})"
 
 
-def flow_page(browser: Browser, server: Server, viewport: dict[str, int]) -> Iterator[Flow]:
+def flow_page(
+    browser: Browser,
+    server: Server,
+    viewport: dict[str, int],
+    *,
+    username: str = "instructor",
+    password: str | None = None,
+) -> Iterator[Flow]:
+    """A page logged in through the login form (the instructor unless told otherwise)."""
     context = browser.new_context(viewport=viewport)
     page = context.new_page()
     flow = Flow(page=page, server=server)
@@ -192,10 +202,16 @@ def flow_page(browser: Browser, server: Server, viewport: dict[str, int]) -> Ite
 
     page.on("console", on_console)
     page.on("pageerror", lambda exc: flow.errors.append(f"uncaught: {exc}"))
-    page.on("dialog", lambda dialog: (flow.dialogs.append(dialog.message), dialog.dismiss()))
+    page.on(
+        "dialog",
+        lambda dialog: (
+            flow.dialogs.append(dialog.message),
+            dialog.accept() if flow.accept_dialogs else dialog.dismiss(),
+        ),
+    )
     page.goto(f"{server.base}/login/")
-    page.fill("input[name=username]", "instructor")
-    page.fill("input[name=password]", server.password)
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password or server.password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{server.base}/")
     page.wait_for_function("window.flowdash && window.flowdash.ready", timeout=15_000)
