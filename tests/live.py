@@ -42,7 +42,9 @@ class LiveServer:
 
 @contextmanager
 def flowdash_served(var: Path, *, password: str, **extra_env: str) -> Iterator[LiveServer]:
-    port, moto_port = free_port(), free_port()
+    # A restart test passes the ports of the server it replaces, to come back where it was.
+    port = int(extra_env.get("FLOWDASH_PORT") or free_port())
+    moto_port = int(extra_env.get("FLOWDASH_MOTO_PORT") or free_port())
     env = {
         **os.environ,
         "FLOWDASH_VAR_DIR": str(var),
