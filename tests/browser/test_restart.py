@@ -51,23 +51,14 @@ def wait_saved(var: Path, ready: Any, timeout: float = 15) -> None:
     raise AssertionError(f"{path} never held the messages")
 
 
-def state_messages(saved: dict[str, Any]) -> int:
-    """Messages in the saved state, whatever the file's nesting: every object with a body."""
-    found = 0
-
-    def walk(node: Any) -> None:
-        nonlocal found
-        if isinstance(node, dict):
-            if "body" in node or "Body" in node:
-                found += 1
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(saved)
-    return found
+def queue_messages(saved: dict[str, Any], name: str) -> int:
+    """How many messages the saved state holds for queue ``name`` (its layout as
+    tests/messaging/test_persistence.py reads it)."""
+    for region in saved.get("sqs", []):
+        for queue in region["queues"]:
+            if queue["fields"]["_name"] == name:
+                return len(queue["messages"])
+    return 0
 
 
 def test_open_page_recovers_after_a_restart_without_reload(
@@ -117,7 +108,7 @@ def run(
     assert len(received) == 2, received
     expect(page.locator(flow.stat("queue", "restart-work", "in_flight"))).to_have_text("2")
     expect(page.locator(flow.stat("queue", "restart-work", "visible"))).to_have_text("3")
-    wait_saved(var, lambda saved: state_messages(saved) >= 5)
+    wait_saved(var, lambda saved: queue_messages(saved, "restart-work") == 5)
 
     page.evaluate("window.notReloaded = true")  # a reload would lose it
     flow.expect_console_error(SOCKET_DOWN)
