@@ -15,12 +15,13 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from ninja.security import APIKeyCookie
 from ninja.security.session import SessionAuthIsStaff
 
 from messaging.validation import MessageAttribute
 
+from . import scenario_saving as saving
 from . import scenario_services as services
 from . import selectors
 from . import session_services as class_services
@@ -115,6 +116,24 @@ class ResetOut(Schema):
     queues: list[str]
     subscriptions: int
     workers: int
+
+
+class ScenarioSaveIn(Schema):
+    slug: str = Field(description="Part of every resource name when loaded: sc-<slug>-<name>")
+    name: str = Field(description="Shown in the scenario lists")
+    explanation: str = Field("", description="What to watch; a summary when left empty")
+
+
+class ScenarioSavedOut(Schema):
+    slug: str
+    name: str
+    explanation: str
+    prefix: str
+    topics: int
+    queues: int
+    subscriptions: int
+    workers: int
+    notes: list[str]
 
 
 class MessageOut(Schema):
@@ -212,6 +231,25 @@ def session_scenario(request: HttpRequest, code: str, payload: ScenarioIn) -> An
 
 
 # Staff: scenarios ------------------------------------------------------------------
+
+
+@router.post("/scenarios", response={201: ScenarioSavedOut, **ERRORS})
+def scenario_save(request: HttpRequest, payload: ScenarioSaveIn) -> Any:
+    """Save the current topology (topics, queues, subscriptions, workers) as a new
+    scenario; ``notes`` says what it could not hold. A taken slug or name is 409."""
+    saved = saving.scenario_save(
+        slug=payload.slug, name=payload.name, explanation=payload.explanation, user=request.user
+    )
+    summary = selectors.scenario_summary(scenario=saved.scenario) or {}
+    return Status(
+        201,
+        {
+            "slug": saved.scenario.slug, "name": saved.scenario.name,
+            "explanation": saved.scenario.explanation, "prefix": summary.get("prefix", ""),
+            "topics": saved.topics, "queues": saved.queues,
+            "subscriptions": saved.subscriptions, "workers": saved.workers, "notes": saved.notes,
+        },
+    )  # fmt: skip
 
 
 @router.post("/scenarios/{slug}/load", response={200: LoadOut, **ERRORS})

@@ -28,6 +28,10 @@ NOT_LOADED = "Load the scenario first: {kind} {name!r} does not exist."
 NO_SUCH_ACTION = "This scenario has no action number {index}."
 NO_WORKERS_HERE = "Queue {name!r} is not part of this scenario."
 UNKNOWN_SCENARIO = "No scenario has the slug {slug!r}."
+SCENARIO_SLUG_TAKEN = "A scenario with the slug {slug!r} exists already; pick another slug."
+SCENARIO_NAME_TAKEN = "A scenario named {name!r} exists already; pick another name."
+SCENARIO_NAME_MISSING = "Give the scenario a name of 1 to {limit} characters."
+NOTHING_TO_SAVE = "There is nothing to save: the topology has no topics and no queues."
 
 
 class ClassroomError(FlowdashError):
@@ -58,3 +62,9 @@ class UnknownScenario(ClassroomError):
     """No scenario has that slug."""
 
     status = 404
+
+
+class ScenarioExists(ClassroomError):
+    """Saving would take a slug or name another scenario has."""
+
+    status = 409

@@ -25,6 +25,7 @@ from .api import PARTICIPANT_SESSION_KEY, participant_from_session
 from .errors import CLASS_ENDED, REMOVED
 from .models import ClassSession, Scenario
 from .qr import qr_svg
+from .scenario_saving import scenario_save as scenario_save_service
 
 staff_required = user_passes_test(lambda u: u.is_active and u.is_staff, login_url="login")
 
@@ -37,11 +38,41 @@ def join_url(request: HttpRequest, code: str) -> str:
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     """Scenarios to load, classes to present, and a form to start a class."""
-    context = {
+    return render(request, "classroom/index.html", _index_context())
+
+
+def _index_context(**extra: Any) -> dict[str, Any]:
+    return {
         "scenarios": Scenario.objects.all(),
         "classes": ClassSession.objects.filter(ended_at__isnull=True).select_related("scenario"),
+        "save": {"slug": "", "name": "", "explanation": ""},
+        **extra,
     }
-    return render(request, "classroom/index.html", context)
+
+
+@staff_required
+@require_POST
+def scenario_save(request: HttpRequest) -> HttpResponse:
+    """Save the current topology as a new scenario (the form under the scenario list);
+    a refusal shows the form again with its message next to the field at fault."""
+    values = {key: request.POST.get(key, "") for key in ("slug", "name", "explanation")}
+    try:
+        saved = scenario_save_service(**values, user=request.user)
+    except FlowdashError as exc:
+        context = _index_context(
+            save=values, save_error={"message": exc.message, "field": exc.field}
+        )
+        return render(request, "classroom/index.html", context, status=exc.status)
+    what = ", ".join(
+        f"{n} {word}{'' if n == 1 else 's'}"
+        for word, n in (("topic", saved.topics), ("queue", saved.queues),
+                        ("subscription", saved.subscriptions), ("worker setting", saved.workers))
+        if n
+    )  # fmt: skip
+    messages.success(request, f"Saved the topology as {saved.scenario.name!r} ({what}).")
+    for note in saved.notes:
+        messages.warning(request, note)
+    return redirect(reverse("classroom:index") + "#scenarios")
 
 
 @staff_required
