@@ -80,13 +80,18 @@ def outbox_recent(
             type="published", trace_id__in=[d["trace_id"] for d in delivered]
         ).values_list("trace_id", "data__body")
     )
+    # A device's copy names what it received (its platform's payload); others the body.
     cards: list[dict[str, Any]] = [
         {
             "kind": d["protocol"], "to": d["endpoint"], "trace_id": d["trace_id"],
-            "body": bodies.get(d["trace_id"], ""), "ts": d["ts"], "source": "subscription",
+            "body": d["body"] if d.get("body") is not None else bodies.get(d["trace_id"], ""),
+            "ts": d["ts"], "source": "subscription",
         }
         for d in delivered
     ]  # fmt: skip
+    # The embedded backend also records a topic's pushes by the publication's id: one card.
+    seen = {(c["to"], c["trace_id"]) for c in cards}
+    embedded_records = [r for r in embedded_records if (r["to"], r["message_id"]) not in seen]
     cards += [
         {
             "kind": "http-received", "to": "/hooks/sns/", "trace_id": h.message_id,

@@ -89,6 +89,9 @@ class Delivered(FlowEvent):
     note: str | None = None
     #: The SQS MessageId of the copy in the queue, where known.
     message_id: str | None = None
+    #: What the endpoint received, where it can differ from the publication and is known:
+    #: a device's platform payload (``MessageStructure=json``) on the embedded backend.
+    body: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

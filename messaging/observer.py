@@ -287,7 +287,7 @@ class EmbeddedObserver:
             self._emitter.emit(
                 Delivered, trace_id=report.message_id, topic_arn=report.topic_arn,
                 subscription_arn=report.subscription_arn, protocol=report.protocol,
-                endpoint=report.endpoint,
+                endpoint=report.endpoint, body=report.body,
             )  # fmt: skip
         elif isinstance(report, CopyFailed):
             self._emitter.emit(

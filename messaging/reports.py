@@ -28,7 +28,7 @@ class Report:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ResourceReport(Report):
-    kind: str  #: topic, queue, subscription
+    kind: str  #: topic, queue, subscription, application, endpoint
     action: str  #: created, changed, deleted, purged
     arn: str
 
@@ -66,6 +66,9 @@ class CopyDelivered(Report):
     subscription_arn: str
     protocol: str
     endpoint: str
+    #: What the endpoint received, where the broker knows it and it may differ from the
+    #: publication (a device's platform payload of a ``MessageStructure=json`` message).
+    body: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,4 +1,5 @@
-"""Subscriptions: connect a topic to a queue, an HTTP(S) endpoint, email or SMS.
+"""Subscriptions: connect a topic to a queue, an HTTP(S) endpoint, email, SMS or a
+mobile device (protocol ``application``: a platform endpoint of ``messaging.push``).
 
 For an SQS subscription on real AWS the queue must also let the topic send to
 it; Flowdash adds one statement with its own ``Sid`` to the queue policy and
@@ -17,13 +18,14 @@ from urllib.parse import urlsplit
 from .connection import Connection
 from .errors import InvalidInput, ResourceNotFound, aws_errors
 from .filter_policy import filter_policy_validate
+from .push import platform_endpoint_get
 from .resources import arn_name, is_listed, ownership_check, queue_url, topic_arns, topic_get
 from .validation import EMAIL_RE, FIFO_SUFFIX, PHONE_RE
 
 if TYPE_CHECKING:
     from mypy_boto3_sns.type_defs import SubscriptionTypeDef
 
-PROTOCOLS = ("sqs", "http", "https", "email", "email-json", "sms")
+PROTOCOLS = ("sqs", "http", "https", "email", "email-json", "sms", "application")
 RAW_DELIVERY_PROTOCOLS = ("sqs", "http", "https")
 SCOPES = ("MessageAttributes", "MessageBody")
 POLICY_SID = "FlowdashSnsDelivery"
@@ -262,6 +264,18 @@ def _endpoint_validate(conn: Connection, *, protocol: str, endpoint: str, fifo_t
     elif protocol in ("email", "email-json"):
         if not EMAIL_RE.match(endpoint):
             raise InvalidInput("Enter an email address.", field="endpoint")
+    elif protocol == "application":
+        try:
+            platform_endpoint_get(conn, arn=endpoint)
+        except InvalidInput:
+            raise InvalidInput(
+                "For a mobile push subscription, choose a device: a platform endpoint's ARN.",
+                field="endpoint",
+            ) from None
+        except ResourceNotFound:
+            raise ResourceNotFound(
+                "That device (platform endpoint) does not exist.", field="endpoint"
+            ) from None
     elif protocol == "sms" and not PHONE_RE.match(endpoint):
         raise InvalidInput(
             "Enter a phone number in E.164 form, such as +14155550100.", field="endpoint"

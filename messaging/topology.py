@@ -1,11 +1,14 @@
-"""Everything Flowdash shows at once: topics, queues and the subscriptions between them."""
+"""Everything Flowdash shows at once: topics, queues and the subscriptions between them,
+and the mobile-push applications and device endpoints that topics deliver to."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from .connection import Connection
+from .errors import AccessDenied
+from .push import PlatformApplication, PlatformEndpoint, push_topology
 from .resources import Queue, Topic, queue_list, topic_list
 from .subscriptions import Subscription, subscription_list
 
@@ -15,6 +18,9 @@ class Topology:
     topics: list[Topic]
     queues: list[Queue]
     subscriptions: list[Subscription]
+    #: Mobile push: platform applications and their devices (``messaging.push``).
+    applications: list[PlatformApplication] = field(default_factory=list)
+    endpoints: list[PlatformEndpoint] = field(default_factory=list)
 
 
 def topology_get(conn: Connection, *, known: Mapping[str, Queue] | None = None) -> Topology:
@@ -25,7 +31,18 @@ def topology_get(conn: Connection, *, known: Mapping[str, Queue] | None = None) 
     subscriptions = [
         sub for topic in topics for sub in subscription_list(conn, topic_arn=topic.arn)
     ]
-    return Topology(topics=topics, queues=queues, subscriptions=subscriptions)
+    return _with_push(conn, Topology(topics=topics, queues=queues, subscriptions=subscriptions))
+
+
+def _with_push(conn: Connection, topology: Topology) -> Topology:
+    """The topology with the mobile-push applications and devices: one ListPlatform-
+    Applications and one ListEndpointsByPlatformApplication per application. A role that
+    may not list them (``aws``) sees topics and queues without them."""
+    try:
+        applications, endpoints = push_topology(conn)
+    except AccessDenied:
+        return topology
+    return replace(topology, applications=applications, endpoints=endpoints)
 
 
 class TopologyIndex:

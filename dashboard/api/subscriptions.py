@@ -20,7 +20,7 @@ router = Router(tags=["subscriptions"])
 
 class SubscriptionIn(Schema):
     topic_arn: str
-    protocol: Literal["sqs", "http", "https", "email", "email-json", "sms"]
+    protocol: Literal["sqs", "http", "https", "email", "email-json", "sms", "application"]
     endpoint: str = Field(description="Queue ARN for sqs; URL, email address or phone number")
     filter_policy: str | dict[str, Any] | None = None
     filter_policy_scope: Literal["MessageAttributes", "MessageBody"] = "MessageAttributes"

@@ -3,7 +3,8 @@
 Flowdash runs moto in its own process, so instead of watching it from outside
 (tap queues, depth samples, topology polls) it is told, from inside, about every
 operation of every client, over HTTP or in process, at the moment moto performs
-it: resources created, changed, deleted or purged; publications and their fanout
+it: resources created, changed, deleted or purged (mobile push's platform
+applications and device endpoints among them); publications and their fanout
 (with the filter decision actually taken, see ``filtering``); sends, FIFO
 deduplication, receives, deletes, visibility changes, and each move to a
 dead-letter queue as moto makes it (during a later ReceiveMessage, as SQS does).
@@ -22,6 +23,7 @@ moto versions in ``version``, and reversible (``broker_revert``) for tests.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -124,6 +126,11 @@ def _sns_hooks(sns: Any) -> list[tuple[Any, str, Any]]:
     unsubscribe = backend.__dict__["unsubscribe"]
     set_sub_attr = backend.__dict__["set_subscription_attributes"]
     set_topic_attr = backend.__dict__["set_topic_attribute"]
+    create_app = backend.__dict__["create_platform_application"]
+    delete_app = backend.__dict__["delete_platform_application"]
+    create_endpoint = backend.__dict__["create_platform_endpoint"]
+    set_endpoint_attr = backend.__dict__["set_endpoint_attributes"]
+    delete_endpoint = backend.__dict__["delete_endpoint"]
 
     def _create_topic(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
         before = len(self.topics)
@@ -162,6 +169,41 @@ def _sns_hooks(sns: Any) -> list[tuple[Any, str, Any]]:
         set_topic_attr(self, topic_arn, *args)
         _resource("topic", "changed", topic_arn)
 
+    # Mobile push: applications and their device endpoints are part of the picture.
+    def _create_platform_application(self: Any, name: str, *args: Any) -> Any:
+        before = len(self.applications)
+        app = create_app(self, name, *args)
+        if len(self.applications) > before:
+            _resource("application", "created", app.arn)
+        return app
+
+    def _delete_platform_application(self: Any, arn: str) -> None:
+        endpoints = [
+            e.arn for e in list(self.platform_endpoints.values()) if e.application.arn == arn
+        ]
+        delete_app(self, arn)
+        for endpoint_arn in endpoints:
+            _resource("endpoint", "deleted", endpoint_arn)
+        _resource("application", "deleted", arn)
+
+    def _create_platform_endpoint(self: Any, application: Any, *args: Any) -> Any:
+        before = len(self.platform_endpoints)
+        endpoint = create_endpoint(self, application, *args)
+        if len(self.platform_endpoints) > before:
+            _resource("endpoint", "created", endpoint.arn)
+        return endpoint
+
+    def _set_endpoint_attributes(self: Any, arn: str, attributes: Any) -> Any:
+        endpoint = set_endpoint_attr(self, arn, attributes)
+        _resource("endpoint", "changed", arn)
+        return endpoint
+
+    def _delete_endpoint(self: Any, arn: str) -> None:
+        existed = arn in self.platform_endpoints
+        delete_endpoint(self, arn)
+        if existed:
+            _resource("endpoint", "deleted", arn)
+
     def _topic_publish(
         self: Any,
         message: str,
@@ -176,6 +218,11 @@ def _sns_hooks(sns: Any) -> list[tuple[Any, str, Any]]:
         # reported and the others still go out, as on SNS, where stock moto failed
         # the whole Publish.
         message_id = str(sns.mock_random.uuid4())
+        if deduplication_id is None and self.fifo_topic and _true(self.content_based_deduplication):
+            # As SNS does: a FIFO topic's content-based deduplication id is the body's
+            # SHA-256, passed on to its FIFO queues, which then need none of their own.
+            # Stock moto passed none, and queues without it refused every copy.
+            deduplication_id = hashlib.sha256(message.encode()).hexdigest()
         subscriptions, _ = self.sns_backend.list_subscriptions_by_topic(topic_arn=self.arn)
         now, client = time.time(), _client()
         _report(
@@ -213,11 +260,14 @@ def _sns_hooks(sns: Any) -> list[tuple[Any, str, Any]]:
                         reason=decision.reason or "filtered",
                     )
                 )  # fmt: skip
-            elif sub.protocol != "sqs":
+            elif sub.protocol != "sqs" and getattr(decision, "delivered", True):
+                # (A disabled device endpoint gets nothing and nothing is reported, as on
+                # SNS; ``push`` says so with ``delivered`` and names what a device got.)
                 _report(
                     CopyDelivered(
                         ts=time.time(), client=client, topic_arn=self.arn, message_id=message_id,
                         subscription_arn=sub.arn, protocol=sub.protocol, endpoint=sub.endpoint,
+                        body=getattr(decision, "body", None),
                     )
                 )  # fmt: skip
         self.sent_notifications.append((message_id, message, subject, message_attributes, group_id))
@@ -231,6 +281,11 @@ def _sns_hooks(sns: Any) -> list[tuple[Any, str, Any]]:
         (backend, "set_subscription_attributes", _set_subscription_attributes),
         (backend, "set_topic_attribute", _set_topic_attribute),
         (topic_cls, "publish", _topic_publish),
+        (backend, "create_platform_application", _create_platform_application),
+        (backend, "delete_platform_application", _delete_platform_application),
+        (backend, "create_platform_endpoint", _create_platform_endpoint),
+        (backend, "set_endpoint_attributes", _set_endpoint_attributes),
+        (backend, "delete_endpoint", _delete_endpoint),
     ]
 
 
@@ -374,6 +429,12 @@ def _sqs_hooks(sqs: Any) -> list[tuple[Any, str, Any]]:
         (backend, "change_message_visibility", _change_message_visibility),
         (queue_cls, "add_message", _add_message),
     ]
+
+
+def _true(value: Any) -> bool:
+    """A moto attribute that is ``True`` or ``"true"``, as CreateTopic or SetTopicAttributes
+    left it."""
+    return value is True or str(value).lower() == "true"
 
 
 def _resource(kind: str, action: str, arn: str) -> None:

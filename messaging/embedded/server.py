@@ -27,6 +27,7 @@ from .filtering import filtering_apply
 from .fixes import fixes_apply
 from .inprocess import app_register, app_unregister
 from .persistence import WRITE_INTERVAL, StateKeeper
+from .push import push_apply
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class EmbeddedServer:
             self.fastpath_active = False
         fixes_apply()  # behaviour corrections: always, whatever the fast path does
         filtering_apply()  # AWS's filter-policy rules in place of moto's: always, too
+        push_apply()  # topic -> device endpoints as SNS delivers (wraps filtering's publish)
         self._state_restore()  # before the first request
         server = ThreadedMotoServer(ip_address=self._host, port=self._port, verbose=False)
         server.start()

@@ -63,7 +63,10 @@ TOPIC_DERIVED_ATTRIBUTES = (
 )
 
 #: The topology's lists, by the ``kind`` a ``resource_changed`` names.
-TOPOLOGY_KINDS = {"topic": "topics", "queue": "queues", "subscription": "subscriptions"}
+TOPOLOGY_KINDS = {
+    "topic": "topics", "queue": "queues", "subscription": "subscriptions",
+    "application": "applications", "endpoint": "endpoints",
+}  # fmt: skip
 
 
 class RefetchMissing(ValueError):
@@ -179,8 +182,8 @@ def snapshot_differences(hybrid: Mapping[str, Any], fresh: Mapping[str, Any]) ->
         lines.append(
             f"worker specs: events say {a['worker_specs']}, snapshot says {b['worker_specs']}"
         )
-    ours_arns = {r["arn"] for key in TOPOLOGY_KINDS.values() for r in a["topology"][key]}
-    theirs_arns = {r["arn"] for key in TOPOLOGY_KINDS.values() for r in b["topology"][key]}
+    ours_arns = {r["arn"] for key in TOPOLOGY_KINDS.values() for r in a["topology"].get(key, [])}
+    theirs_arns = {r["arn"] for key in TOPOLOGY_KINDS.values() for r in b["topology"].get(key, [])}
     for kind, arn in sorted(topology_differences(a["topology"], b["topology"])):
         how = (
             "differs" if arn in ours_arns and arn in theirs_arns
@@ -196,8 +199,8 @@ def topology_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> set[
     removed or changed, derived counters aside."""
     changed: set[tuple[str, str]] = set()
     for kind, key in TOPOLOGY_KINDS.items():
-        before = {r["arn"]: _definition(kind, r) for r in old[key]}
-        after = {r["arn"]: _definition(kind, r) for r in new[key]}
+        before = {r["arn"]: _definition(kind, r) for r in old.get(key, [])}
+        after = {r["arn"]: _definition(kind, r) for r in new.get(key, [])}
         changed.update(
             (kind, arn) for arn in set(before) | set(after) if before.get(arn) != after.get(arn)
         )

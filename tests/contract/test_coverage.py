@@ -12,6 +12,9 @@ RESOURCE_CHANGES = {
     *((kind, action) for kind in ("topic", "queue", "subscription")
       for action in ("created", "changed", "deleted")),
     ("queue", "purged"),
+    *((kind, action) for kind, actions in (
+        ("application", ("created", "deleted")), ("endpoint", ("created", "changed", "deleted")),
+    ) for action in actions),
     ("workers", "changed"),
     ("flow", "resync"),
 }  # fmt: skip

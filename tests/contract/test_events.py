@@ -611,6 +611,121 @@ async def test_subscription_deleted(flow: Flow) -> None:
     resource_check(verified, "subscription", "deleted", sub)
 
 
+# --- Mobile push: applications, device endpoints, a topic's copies to devices
+
+
+async def app_make(flow: Flow, name: str = "shop-app", platform: str = "GCM") -> str:
+    return await flow.run(
+        lambda: flow.sns.create_platform_application(
+            Name=name, Platform=platform, Attributes={"PlatformCredential": "secret-key"}
+        )["PlatformApplicationArn"]
+    )
+
+
+async def device_make(flow: Flow, app: str, token: str, *, enabled: bool = True) -> str:
+    attributes = {} if enabled else {"Enabled": "false"}
+    return await flow.run(
+        lambda: flow.sns.create_platform_endpoint(
+            PlatformApplicationArn=app, Token=token, Attributes=attributes
+        )["EndpointArn"]
+    )
+
+
+@covers("delivered")
+async def test_delivered_to_each_enabled_device_with_its_platform_payload(flow: Flow) -> None:
+    topic = await topic_make(flow, "offers")
+    app = await app_make(flow)
+    on = [await device_make(flow, app, f"token-{i}") for i in range(2)]
+    off = await device_make(flow, app, "token-off", enabled=False)
+    subs = {}
+    for device in [*on, off]:
+        subs[device] = await flow.run(
+            lambda d=device: flow.sns.subscribe(
+                TopicArn=topic, Protocol="application", Endpoint=d, ReturnSubscriptionArn=True
+            )["SubscriptionArn"]
+        )
+    gcm = json.dumps({"notification": {"title": "Sale", "body": "50% off"}})
+    message = json.dumps({"default": "Sale: 50% off", "GCM": gcm, "APNS": '{"aps": {}}'})
+    ids: list[str] = []
+    verified = await flow.verify(
+        lambda: ids.append(
+            flow.sns.publish(TopicArn=topic, Message=message, MessageStructure="json")["MessageId"]
+        ),
+        emits={"published", "delivered"},
+    )
+    delivered = verified.of("delivered")
+    # One per enabled device, none for the disabled one (as SNS: the publisher is not told).
+    assert sorted(d["endpoint"] for d in delivered) == sorted(on)
+    for d in delivered:
+        assert (d["trace_id"], d["topic_arn"], d["protocol"]) == (ids[0], topic, "application")
+        assert d["subscription_arn"] == subs[d["endpoint"]]
+        assert d["body"] == gcm  # the device's platform payload, not the whole document
+    assert not verified.of("error") and not verified.of("filtered")
+
+
+@covers("resource_changed", resource_changes=(("application", "created"),))
+async def test_platform_application_created(flow: Flow) -> None:
+    arns: list[str] = []
+
+    async def act() -> None:
+        arns.append(await app_make(flow))
+
+    verified = await flow.verify(act, emits={"resource_changed"})
+    resource_check(verified, "application", "created", arns[0])
+    (app,) = verified.fresh["topology"]["applications"]
+    assert (app["platform"], app["name"]) == ("GCM", "shop-app")
+    assert "secret-key" not in json.dumps(verified.fresh)  # credentials never shown
+
+
+@covers("resource_changed", resource_changes=(("application", "deleted"),))
+async def test_platform_application_deleted(flow: Flow) -> None:
+    app = await app_make(flow)
+    verified = await flow.verify(
+        lambda: flow.sns.delete_platform_application(PlatformApplicationArn=app),
+        emits={"resource_changed"},
+    )
+    resource_check(verified, "application", "deleted", app)
+
+
+@covers("resource_changed", resource_changes=(("endpoint", "created"),))
+async def test_device_endpoint_created(flow: Flow) -> None:
+    app = await app_make(flow)
+    arns: list[str] = []
+
+    async def act() -> None:
+        arns.append(await device_make(flow, app, "phone-1"))
+
+    verified = await flow.verify(act, emits={"resource_changed"})
+    resource_check(verified, "endpoint", "created", arns[0])
+    (device,) = verified.fresh["topology"]["endpoints"]
+    assert (device["application_arn"], device["token"], device["enabled"]) == (app, "phone-1", True)
+
+
+@covers("resource_changed", resource_changes=(("endpoint", "changed"),))
+async def test_device_endpoint_disabled(flow: Flow) -> None:
+    app = await app_make(flow)
+    device = await device_make(flow, app, "phone-1")
+    verified = await flow.verify(
+        lambda: flow.sns.set_endpoint_attributes(
+            EndpointArn=device, Attributes={"Enabled": "false"}
+        ),
+        emits={"resource_changed"},
+    )
+    resource_check(verified, "endpoint", "changed", device)
+    (shown,) = verified.fresh["topology"]["endpoints"]
+    assert shown["enabled"] is False
+
+
+@covers("resource_changed", resource_changes=(("endpoint", "deleted"),))
+async def test_device_endpoint_deleted(flow: Flow) -> None:
+    app = await app_make(flow)
+    device = await device_make(flow, app, "phone-1")
+    verified = await flow.verify(
+        lambda: flow.sns.delete_endpoint(EndpointArn=device), emits={"resource_changed"}
+    )
+    resource_check(verified, "endpoint", "deleted", device)
+
+
 @covers("resource_changed", resource_changes=(("workers", "changed"),))
 async def test_flowdash_workers_started(flow: Flow) -> None:
     _, arn = await queue_make(flow, "staffed")

@@ -248,7 +248,19 @@ class Flow:
             for u in urls
         }
         subs = {s["SubscriptionArn"] for s in self.sns.list_subscriptions()["Subscriptions"]}
-        return {"topics": topics, "queues": queues, "subscriptions": subs}
+        apps = [a["PlatformApplicationArn"] for a in self.sns.list_platform_applications()[
+            "PlatformApplications"]]  # fmt: skip
+        endpoints = {
+            e["EndpointArn"]
+            for app in apps
+            for e in self.sns.list_endpoints_by_platform_application(PlatformApplicationArn=app)[
+                "Endpoints"
+            ]
+        }
+        return {
+            "topics": topics, "queues": queues, "subscriptions": subs,
+            "applications": set(apps), "endpoints": endpoints,
+        }  # fmt: skip
 
     async def verify(
         self,
