@@ -7,6 +7,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -16,6 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from messaging import inspection, publishing, resources, subscriptions
+from messaging.engine import observation_mode
 from messaging.errors import FlowdashError, ResourceNotFound
 from messaging.topology import topology_get
 
@@ -83,8 +85,12 @@ def _queue_choices() -> list[tuple[str, str]]:
 @login_required
 @require_GET
 def flow(request: HttpRequest) -> HttpResponse:
-    """The live flow diagram; its data arrives over the websocket (docs/protocol.md)."""
-    return render(request, "dashboard/flow.html")
+    """The live flow diagram; its data arrives over the websocket (docs/protocol.md).
+    Watched from outside without taps, the page says what it cannot see."""
+    untapped = observation_mode(connection()) == "outside" and (
+        not settings.FLOWDASH_WATCHER.get("taps", True) or settings.FLOWDASH_BACKEND.read_only
+    )
+    return render(request, "dashboard/flow.html", {"untapped": untapped})
 
 
 @login_required

@@ -9,6 +9,7 @@ the emitter's listeners.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
@@ -22,7 +23,7 @@ from .events import Error, FlowEmitter, ResourceChanged
 from .observer import EmbeddedObserver
 from .supervisor import LoopFailure, Supervisor
 from .topology import TopologyIndex
-from .watcher import Watcher
+from .watcher import TAP_REMOVE_SECONDS, Watcher
 from .workers import WorkerPool, WorkerSpec
 
 
@@ -144,6 +145,10 @@ class FlowEngine:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        # Flowdash stops watching: its taps go (a killed Flowdash's, at the next start).
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(TAP_REMOVE_SECONDS):
+                await self.watcher.taps_remove()
         await self.supervisor.stop()  # whatever else it started: taps, samplers, deletes
         self.run.shutdown()
 

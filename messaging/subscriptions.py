@@ -9,7 +9,7 @@ keeps every other statement as it was, so a user's policy is never overwritten.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -144,7 +144,7 @@ def subscription_list(conn: Connection, *, topic_arn: str | None = None) -> list
                 for sub in page.get("Subscriptions", []):
                     if sub["Protocol"] == "sqs" and not is_listed(conn, arn_name(sub["Endpoint"])):
                         continue  # a tap queue: Flowdash's own plumbing
-                    result.append(_listed_subscription(conn, sub))
+                    result.append(listed_subscription(conn, sub))
     return result
 
 
@@ -156,7 +156,11 @@ def subscription_delete(conn: Connection, *, arn: str) -> None:
     conn.notify("topology.changed")
 
 
-def _listed_subscription(conn: Connection, listed: SubscriptionTypeDef) -> Subscription:
+def listed_subscription(
+    conn: Connection, listed: SubscriptionTypeDef | Mapping[str, str]
+) -> Subscription:
+    """A subscription from a List* answer, with its attributes read (one request),
+    except a pending one, which has none to read yet."""
     sub = {key: value for key, value in listed.items() if isinstance(value, str)}
     arn = sub["SubscriptionArn"]
     if not arn.startswith("arn:"):  # "PendingConfirmation" has no attributes to read yet

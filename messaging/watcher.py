@@ -1,24 +1,32 @@
 """The watcher: keeps the topology current, taps every topic, samples queue depth.
 
-Request cost, the reason for each interval:
-- topology: one read every ``refresh_seconds`` (about one request per resource),
-  and at once when something asks (``refresh_soon``), e.g. after a change in the UI.
-  Listings (topics, queues, subscriptions) are read every time; a known queue's
-  attributes (GetQueueAttributes(All), the dearest part: one per queue) only when
-  they are older than ``ATTRIBUTES_STALE`` refresh periods, so every other
-  periodic refresh, or when Flowdash itself asked (it may have changed them);
-- taps: one long poll (20 s) per topic, so about 3 requests a minute when idle,
-  and while busy about one receive and one delete per ten publications;
+Request cost, the reason for each interval (docs/iam.md lists every operation):
+- discovery: the listings (ListTopics, ListQueues, and ListSubscriptions once there
+  are topics) every ``refresh_seconds`` (4.5 s: a resource anyone creates or deletes
+  shows within 5 s). They are shared by every resource: about 27 requests a minute
+  without topics, 40 with, whatever the number of queues. Attributes are read only
+  for what a listing shows to be new (one Get*Attributes each), for a vanished topic
+  (confirmed gone before its tap is deleted), for everything when Flowdash itself
+  changed something (``refresh_soon``), and for topics and subscriptions every
+  ``attributes_seconds`` (filter policies changed by others: no sample shows them).
+  Queues need no such re-read: each depth sample also asks for LastModifiedTimestamp
+  and, once ``attributes_seconds`` have passed, for all attributes (same price).
+- taps: created at once for a new topic (two requests), deleted within a listing of
+  its topic's deletion and when Flowdash stops; taps left behind (a killed Flowdash,
+  a topic deleted meanwhile) are deleted by the first listing. One long poll (20 s)
+  per topic, so about 3 requests a minute when idle, and while busy about one
+  receive and one delete per ten publications. ``taps=False`` (FLOWDASH_TAPS=off)
+  adds nothing to the account: depth only.
 - depth: GetQueueAttributes for the three counters only, every ``depth_fast``
   seconds while the numbers move, doubling to ``depth_slow`` when they don't.
   A change Flowdash cannot account for (a publication reached the queue) nudges a
   sample sooner. What Flowdash's own workers do needs no sample: each receive and
   delete tells the watcher how the counters moved (`DepthNews`), the bar moves at
   once, and SQS is asked only every ``depth_slow`` while they work and once when
-  they stop. Readings SQS gives anyway count as samples: the refresh's
-  GetQueueAttributes(All), and an idle worker's empty long poll (nothing visible)
-  for up to ``depth_stand_in`` seconds. So an idle queue costs about 1.5 samples a
-  minute besides the refresh, and none with an idle worker on it.
+  they stop. Readings SQS gives anyway count as samples: a full read of a queue's
+  attributes, and an idle worker's empty long poll (nothing visible) for up to
+  ``depth_stand_in`` seconds. So an idle queue costs 60 / ``depth_slow`` samples a
+  minute, and none with an idle worker on it.
 """
 
 from __future__ import annotations
@@ -28,9 +36,10 @@ import contextlib
 import logging
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .aio import AwsRunner
 from .connection import Connection
@@ -39,20 +48,31 @@ from .errors import FlowdashError, ResourceNotFound
 from .events import Depth, Error, FlowEmitter, ResourceChanged
 from .publishing import received_message
 from .resources import Depth as QueueDepth
-from .resources import Topic
+from .resources import Queue, Topic, is_listed, queue_from_attributes, topic_get, url_name
 from .supervisor import Supervisor
-from .taps import Tap, tap_ensure
-from .topology import TopologyIndex, topology_get
+from .taps import Tap, tap_ensure, tap_name_for, tap_queue_name, tap_remove, tap_topic
+from .topology import (
+    Listing,
+    SubscriptionListing,
+    Topology,
+    TopologyIndex,
+    topology_list,
+    topology_update,
+)
 
 if TYPE_CHECKING:
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
     from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 logger = logging.getLogger(__name__)
 
-DEPTH_ATTRIBUTES = [
+DEPTH_ATTRIBUTES: list[QueueAttributeNameType] = [
     "ApproximateNumberOfMessages",
     "ApproximateNumberOfMessagesNotVisible",
     "ApproximateNumberOfMessagesDelayed",
+    # Changes when anyone sets the queue's attributes (AWS, moto; not LocalStack, which
+    # is why a sample reads everything once ``attributes_seconds`` have passed).
+    "LastModifiedTimestamp",
 ]
 MAX_BACKOFF = 30.0
 TAP_BATCH = 10
@@ -60,9 +80,9 @@ TAP_BATCH = 10
 #: steady trickle arrive in fuller batches (fewer requests), each shown at most this
 #: much later. Worker receives show deliveries without waiting for the tap.
 TAP_FILL_SECONDS = 0.1
-#: A periodic refresh re-reads a known queue's attributes once they are older than
-#: this many refresh periods (1.5: every other one).
-ATTRIBUTES_STALE = 1.5
+#: How long a stopping watcher waits for its taps to be deleted.
+TAP_REMOVE_SECONDS = 10.0
+Reread = Literal["topics", "queues", "subscriptions"]
 
 
 def backoff(attempt: int) -> float:
@@ -93,7 +113,7 @@ class _Sampling:
     wake: asyncio.Event
     sampled_at: float  #: the last reading of SQS's counters (or what counts as one)
     read_at: float  #: the last real reading (a sample or a refresh), not a stand-in
-    listed_at: float  #: the last time a refresh read the queue's attributes
+    listed_at: float  #: the last time all the queue's attributes were read
     interval: float  #: the backoff interval while nothing happens
     unknown_at: float | None = None  #: an unexplained change was signalled then
     own_at: float = -math.inf  #: the last `DepthNews` that moved the counters
@@ -110,11 +130,13 @@ class Watcher:
         correlator: Correlator,
         run: AwsRunner,
         *,
-        refresh_seconds: float = 60.0,
+        refresh_seconds: float = 4.5,
+        attributes_seconds: float = 300.0,
         depth_fast: float = 0.5,
-        depth_slow: float = 30.0,
+        depth_slow: float = 60.0,
         tap_wait_seconds: int = 20,
         depth_stand_in: float = 120.0,
+        taps: bool = True,
         outside: bool = True,
         supervisor: Supervisor | None = None,
     ) -> None:
@@ -125,6 +147,7 @@ class Watcher:
         self.correlator = correlator
         self.run = run
         self.refresh_seconds = refresh_seconds
+        self.attributes_seconds = attributes_seconds
         self.depth_fast = depth_fast
         self.depth_slow = depth_slow
         self.tap_wait_seconds = tap_wait_seconds
@@ -133,6 +156,9 @@ class Watcher:
         #: watcher only reads the topology when a report says it changed (no periodic
         #: reads, no taps, no depth samples; depths are the observer's).
         self.outside = outside
+        #: Whether topics are tapped: off by setting (FLOWDASH_TAPS=off), or because
+        #: Flowdash may change nothing (FLOWDASH_READ_ONLY).
+        self.tapping = taps and outside and not conn.config.read_only
         #: Counts topology reads as they start: a read numbered above a change's number
         #: began after the change, so its picture includes it.
         self.generation = 0
@@ -141,10 +167,17 @@ class Watcher:
         self._refresh_wanted = asyncio.Event()
         self._taps: dict[str, asyncio.Task[None]] = {}
         self._tapped: dict[str, asyncio.Event] = {}
+        #: Taps made or adopted, by topic ARN: what a stop or the topic's deletion removes.
+        self._tap_made: dict[str, Tap] = {}
+        #: Tap queue names being removed, so a listing does not remove them twice.
+        self._tap_removing: set[str] = set()
+        #: Tap queues whose topic exists although no listing showed it yet (by name).
+        self._tap_kept: set[str] = set()
         self._samplers: dict[str, asyncio.Task[None]] = {}
         self._sampling: dict[str, _Sampling] = {}
-        self._next_refresh_at: float | None = None
         self._listeners: list[Any] = []
+        self._subscription_listing: SubscriptionListing = "account"
+        self._reread_at = -math.inf
 
     @property
     def index(self) -> TopologyIndex:
@@ -180,6 +213,7 @@ class Watcher:
             while True:
                 # Cleared before reading, so a change made during the read asks for another.
                 self._refresh_wanted.clear()
+                started = time.monotonic()
                 try:
                     await self.refresh(full=full)
                     attempt = 0
@@ -191,10 +225,11 @@ class Watcher:
                 if not self.outside:
                     await self._refresh_wanted.wait()
                     continue
-                self._next_refresh_at = time.monotonic() + self.refresh_seconds
                 full = False
+                # A fixed cadence from each start, so the time to discovery stays bounded.
+                wait = max(0.0, started + self.refresh_seconds - time.monotonic())
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._refresh_wanted.wait(), self.refresh_seconds)
+                    await asyncio.wait_for(self._refresh_wanted.wait(), wait)
                     full = True  # asked for: Flowdash may have changed attributes
         except asyncio.CancelledError:
             # Stopped, so are the taps and samplers it started. When it fails instead,
@@ -204,19 +239,24 @@ class Watcher:
             raise
 
     async def refresh(self, *, full: bool = True) -> None:
-        """Read the topology; ``full=False`` reuses queue attributes that are still fresh."""
+        """List the topology and read what is new; ``full`` re-reads every attribute
+        (Flowdash changed something). Inside the embedded observer every read is full:
+        it happens only when a report says something changed."""
         self.generation += 1
         started = time.monotonic()
-        fresh = self.refresh_seconds * ATTRIBUTES_STALE
-        known = {
-            queue.url: queue
-            for arn, queue in self.index.queues.items()
-            if not full
-            and arn in self._sampling
-            and started - self._sampling[arn].listed_at < fresh
-        }
-        topology = await self.run(topology_get, conn=self.conn, known=known)
+        full = full or not self.outside
+        reread: tuple[Reread, ...] = ()
+        if full:
+            reread = ("topics", "queues", "subscriptions")
+        elif started - self._reread_at >= self.attributes_seconds:
+            reread = ("topics", "subscriptions")  # queues: their depth samples tell
+        if reread:
+            self._reread_at = started
+            self._tap_kept.clear()
         old = self.index
+        listing, topology = await self.run(
+            self._read, previous=old.topology, reread=reread, first=not self.ready.is_set()
+        )
         new = TopologyIndex(topology)
         self.correlator.index = new
         if not self.outside:
@@ -226,22 +266,13 @@ class Watcher:
             return
         if self.ready.is_set():
             self._announce_changes(old, new)
-        # Observe-only: a tap queue would be a change to the account, so no taps.
-        tapped = {} if self.conn.config.read_only else new.topics
-        for arn, topic in tapped.items():
-            if arn not in self._taps:
-                self._tapped[arn] = asyncio.Event()
-                self._taps[arn] = self.supervisor.loop(
-                    "tap", partial(self._tap_loop, topic), resource=arn
-                )
-        for arn in set(self._taps) - set(new.topics):
-            self._taps.pop(arn).cancel()
-            self._tapped.pop(arn, None)
+        self._taps_follow(new, listing)
         for arn, queue in new.queues.items():
-            if queue.url in known:
-                continue  # attributes (and depth) from an earlier refresh
-            # The refresh read the queue's attributes: that is a depth sample too.
-            if arn in self._samplers:
+            known = arn in self._sampling
+            if known and "queues" not in reread and old.queues.get(arn) is queue:
+                continue  # attributes (and depth) from an earlier read
+            # The read took the queue's attributes: that is a depth sample too.
+            if known:
                 self._sampling[arn].listed_at = started
                 self._depth_observed(arn, queue.depth, at=started)
                 continue
@@ -264,6 +295,122 @@ class Watcher:
         for listener in self._listeners:
             listener(new)
 
+    def _read(
+        self, *, previous: Topology, reread: tuple[Reread, ...], first: bool
+    ) -> tuple[Listing, Topology]:
+        """One discovery round, in a worker thread: the listings, then what is new."""
+        how = self._subscription_listing
+        if first:
+            how = "account"  # subscriptions of taps whose topics are gone are found only so
+        listing = topology_list(self.conn, subscriptions=how)
+        if not listing.topic_arns and not listing.tap_urls:
+            # No topics: no subscriptions to find, so the next round lists none.
+            self._subscription_listing = "account"
+            listing = replace(listing, subscription_requests=0)
+        elif how != "none":
+            # Account-wide costs a request per 100 subscriptions in the account; by topic,
+            # one per topic. Take the cheaper next time (a tap's are found either way).
+            self._subscription_listing = (
+                "by_topic"
+                if listing.subscription_requests > max(1, len(listing.topic_arns))
+                else "account"
+            )
+        topology = topology_update(self.conn, previous=previous, listing=listing, reread=reread)
+        return listing, topology
+
+    def _taps_follow(self, new: TopologyIndex, listing: Listing) -> None:
+        """One tap per watched topic: start the new, remove those of topics gone, and
+        remove any other tap queue (a killed Flowdash's, a deleted topic's)."""
+        wanted = new.topics if self.tapping else {}
+        for arn, topic in wanted.items():
+            if arn not in self._taps:
+                self._tapped[arn] = asyncio.Event()
+                self._taps[arn] = self.supervisor.loop(
+                    "tap", partial(self._tap_loop, topic), resource=arn
+                )
+        for arn in set(self._taps) - set(wanted):
+            self._taps.pop(arn).cancel()
+            self._tapped.pop(arn, None)
+        if self.conn.config.read_only:
+            return  # observe-only: no taps, and nothing else is changed either
+        wanted_names = {tap_queue_name(self.conn, t) for t in wanted.values()}
+        subscribers: dict[str, list[str]] = {}
+        for sub in listing.subscriptions:
+            if sub.protocol == "sqs":
+                subscribers.setdefault(sub.endpoint.rsplit(":", 1)[-1], []).append(sub.arn)
+        for url in listing.tap_urls:
+            name = url_name(url)
+            if name in wanted_names or name in self._tap_removing or name in self._tap_kept:
+                continue
+            known = next(
+                (t for t in self._tap_made.values() if t.queue_url == url), None
+            )  # fmt: skip
+            self._tap_removing.add(name)
+            self.supervisor.background(
+                self._tap_gone(url, known, subscribers.get(name, [])),
+                name=f"tap remove {name}", resource=url,
+            )  # fmt: skip
+        # A kept tap is looked at again at the next re-read (``refresh`` clears the set).
+        self._tap_kept &= {url_name(u) for u in listing.tap_urls}
+
+    async def _tap_gone(self, url: str, known: Tap | None, subscriptions: list[str]) -> None:
+        """Remove a tap queue no watched topic wants. One made by another (a killed
+        Flowdash) is removed only when its topic is confirmed gone or out of view:
+        a topic just created may be missing from an eventually consistent listing."""
+        name = url_name(url)
+        try:
+            if known is None and self.tapping:
+                topic_arn = await self.run(tap_topic, conn=self.conn, queue_url=url)
+                if (
+                    topic_arn is not None
+                    and tap_name_for(self.conn, topic_arn) == name
+                    and await self._topic_watchable(topic_arn)
+                ):
+                    self._tap_kept.add(name)
+                    return
+            if known is not None:
+                subscriptions = [*subscriptions, known.subscription_arn]
+                self._tap_made.pop(known.topic_arn, None)
+            await self.run(
+                tap_remove, conn=self.conn, queue_url=url,
+                subscription_arns=sorted(set(subscriptions)),
+            )  # fmt: skip
+        except FlowdashError as exc:
+            self._error("tap", exc, resource=url)
+        finally:
+            self._tap_removing.discard(name)
+
+    async def _topic_watchable(self, topic_arn: str) -> bool:
+        if not is_listed(self.conn, topic_arn.rsplit(":", 1)[-1]):
+            return False
+        try:
+            await self.run(topic_get, conn=self.conn, arn=topic_arn)
+        except ResourceNotFound:
+            return False
+        return True
+
+    async def taps_remove(self) -> None:
+        """Delete every tap this watcher made or adopted: Flowdash stops watching."""
+        taps = list(self._tap_made.values())
+        self._tap_made.clear()
+        for task in self._taps.values():
+            task.cancel()
+        if not taps:
+            return
+        removals = [
+            self.run(
+                tap_remove,
+                conn=self.conn,
+                queue_url=tap.queue_url,
+                subscription_arns=[tap.subscription_arn],
+            )
+            for tap in taps
+        ]
+        results = await asyncio.gather(*removals, return_exceptions=True)
+        for tap, result in zip(taps, results, strict=True):
+            if isinstance(result, FlowdashError):
+                logger.warning("tap of %s not removed: %s", tap.topic_arn, result.message)
+
     def _announce_changes(self, old: TopologyIndex, new: TopologyIndex) -> None:
         pairs = (
             ("topic", set(old.topics), set(new.topics)),
@@ -285,6 +432,9 @@ class Watcher:
                 self.emitter.emit(
                     ResourceChanged, kind="subscription", action="changed", arn=sub.arn
                 )
+        for arn, queue in new.queues.items():
+            if arn in old.queues and _settings(old.queues[arn]) != _settings(queue):
+                self.emitter.emit(ResourceChanged, kind="queue", action="changed", arn=arn)
 
     async def _tap_loop(self, topic: Topic) -> None:
         """Read the topic's tap queue: every publication, whoever made it.
@@ -305,7 +455,9 @@ class Watcher:
                 try:
                     if tap is None:
                         tap = await self.run(tap_ensure, conn=self.conn, topic=topic)
-                        self._tapped[topic.arn].set()
+                        self._tap_made[topic.arn] = tap
+                        if (tapped := self._tapped.get(topic.arn)) is not None:
+                            tapped.set()
                     response = await self.run(
                         self.conn.sqs.receive_message,
                         QueueUrl=tap.queue_url,
@@ -373,12 +525,22 @@ class Watcher:
                     await asyncio.wait_for(sampling.wake.wait(), delay)
             started = time.monotonic()
             news = sampling.news
+            # Every so often the sample reads all attributes (the same one request), so
+            # a change someone else made shows where LastModifiedTimestamp does not move.
+            everything = started - sampling.listed_at >= self.attributes_seconds
             try:
                 response = await self.run(
                     self.conn.sqs.get_queue_attributes,
                     QueueUrl=url,
-                    AttributeNames=DEPTH_ATTRIBUTES,
+                    AttributeNames=["All"] if everything else DEPTH_ATTRIBUTES,
                 )
+                attributes = response.get("Attributes", {})
+                if not everything and self._queue_modified(queue_arn, attributes):
+                    everything = True
+                    response = await self.run(
+                        self.conn.sqs.get_queue_attributes, QueueUrl=url, AttributeNames=["All"]
+                    )
+                    attributes = response.get("Attributes", {})
                 attempt = 0
             except asyncio.CancelledError:
                 raise
@@ -395,8 +557,40 @@ class Watcher:
                 # which of the two SQS saw first is unknowable, so take another.
                 sampling.unknown_at = sampling.unknown_at or started
                 continue
-            depth = QueueDepth.from_attributes(response.get("Attributes", {}))
+            if everything and "QueueArn" in attributes:
+                sampling.listed_at = started
+                self._queue_replace(queue_from_attributes(url=url, attributes=attributes))
+            depth = QueueDepth.from_attributes(attributes)
             self._depth_observed(queue_arn, depth, at=started)
+
+    def _queue_modified(
+        self, queue_arn: str, attributes: Mapping[QueueAttributeNameType, str]
+    ) -> bool:
+        """Whether a sample's LastModifiedTimestamp says the queue's settings changed."""
+        queue = self.index.queues.get(queue_arn)
+        stamp = attributes.get("LastModifiedTimestamp")
+        return (
+            queue is not None
+            and stamp is not None
+            and stamp != queue.attributes.get("LastModifiedTimestamp")
+        )
+
+    def _queue_replace(self, queue: Queue) -> None:
+        """A sample read all of a queue's attributes: keep the topology in step, and
+        say so when a setting changed (a DLQ, a timeout: someone else set it)."""
+        old = self.index
+        current = old.queues.get(queue.arn)
+        if current is None:
+            return
+        topology = replace(
+            old.topology, queues=[queue if q.arn == queue.arn else q for q in old.topology.queues]
+        )
+        new = TopologyIndex(topology)
+        self.correlator.index = new
+        if _settings(current) != _settings(queue):
+            self.emitter.emit(ResourceChanged, kind="queue", action="changed", arn=queue.arn)
+            for listener in self._listeners:
+                listener(new)
 
     def _depth_due(self, s: _Sampling) -> float:
         """When the next GetQueueAttributes is worth its price (monotonic seconds).
@@ -408,8 +602,7 @@ class Watcher:
           the shown depth is already right; check at most every ``depth_slow`` while
           they keep at it, and once, ``2 * depth_fast`` after they went quiet, so the
           bar settles on SQS's own figure.
-        - Nothing happened: back off from ``depth_fast`` to ``depth_slow``, and leave
-          the sample to the topology refresh when one is due about then. Empty long
+        - Nothing happened: back off from ``depth_fast`` to ``depth_slow``. Empty long
           polls stand in for samples (visible is 0), but they say nothing of delayed
           messages, so a real reading is taken at least every ``depth_stand_in``.
         """
@@ -422,16 +615,7 @@ class Watcher:
             if s.doubt:
                 return s.sampled_at + s.interval
             return s.sampled_at + max(s.interval, self.depth_slow)
-        due = min(s.sampled_at + s.interval, s.read_at + self.depth_stand_in)
-        upcoming = self._next_refresh_at
-        if (
-            upcoming is not None
-            and upcoming <= due + s.interval / 2
-            and upcoming - s.listed_at >= self.refresh_seconds * ATTRIBUTES_STALE
-        ):
-            # That refresh reads the queue's attributes, depth included: let it sample.
-            return max(due, upcoming + self.depth_slow)
-        return due
+        return min(s.sampled_at + s.interval, s.read_at + self.depth_stand_in)
 
     def _depth_observed(self, queue_arn: str, depth: QueueDepth, *, at: float) -> None:
         """A reading of SQS's own counters, taken at ``at``: show it and plan the next."""
@@ -502,3 +686,12 @@ class Watcher:
         self.emitter.emit(
             Error, source=source, message=exc.message, code=exc.code, resource=resource
         )
+
+
+def _settings(queue: Queue) -> dict[str, str]:
+    """A queue's settings: its attributes without the counters and timestamps that move."""
+    return {
+        k: v
+        for k, v in queue.attributes.items()
+        if not k.startswith("Approximate") and k != "LastModifiedTimestamp"
+    }

@@ -137,18 +137,23 @@ def queue_get(conn: Connection, *, url: str) -> Queue:
         attributes = conn.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])[
             "Attributes"
         ]
+    return queue_from_attributes(url=url, attributes=attributes)
+
+
+def queue_from_attributes(*, url: str, attributes: Mapping[QueueAttributeNameType, str]) -> Queue:
+    """A queue as GetQueueAttributes(All) describes it (the watcher's samples reuse it)."""
     redrive = _json_or_none(attributes.get("RedrivePolicy"))
     return Queue(
         url=url,
         arn=attributes["QueueArn"],
-        name=name,
+        name=url_name(url),
         fifo=attributes.get("FifoQueue") == "true",
         depth=Depth.from_attributes(attributes),
         content_based_deduplication=attributes.get("ContentBasedDeduplication") == "true",
         dead_letter_arn=redrive.get("deadLetterTargetArn") if redrive else None,
         max_receive_count=int(redrive["maxReceiveCount"]) if redrive else None,
         # Kept keyed by plain names: readers look attributes up from their own tables.
-        attributes=cast("dict[str, str]", attributes),
+        attributes=cast("dict[str, str]", dict(attributes)),
     )
 
 

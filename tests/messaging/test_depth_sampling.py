@@ -10,6 +10,7 @@ import asyncio
 from collections import Counter
 from typing import Any
 
+import boto3
 import pytest
 
 from messaging import resources
@@ -128,7 +129,11 @@ async def test_a_change_nobody_announced_still_shows(conn: Connection, engine) -
     assert samples(conn) - before <= 2
 
 
-async def test_periodic_refreshes_reread_attributes_every_other_time(conn: Connection) -> None:
+async def test_listings_read_no_attributes_and_samples_notice_a_changed_queue(
+    conn: Connection,
+) -> None:
+    """Known queues cost the listings nothing; a setting changed by another program
+    shows through the depth samples' LastModifiedTimestamp, not through re-reads."""
     queue = resources.queue_create(conn, name="listed")
     reads: Counter[str] = Counter()
 
@@ -137,14 +142,33 @@ async def test_periodic_refreshes_reread_attributes_every_other_time(conn: Conne
 
     conn.sqs.meta.events.register("provide-client-params.sqs.GetQueueAttributes", note)
     emitter = FlowEmitter()
-    engine = FlowEngine(conn, emitter, watcher_options={**OPTIONS, "refresh_seconds": 0.5})
+    events: list[FlowEvent] = []
+    emitter.subscribe(events.append)
+    options = {**OPTIONS, "refresh_seconds": 0.5, "depth_slow": 1.0, "depth_stand_in": 2.0}
+    engine = FlowEngine(conn, emitter, watcher_options=options)
     try:
         await engine.start()
+        assert reads["all"] == 1, reads  # the new queue's one read
         listings = conn.requests.snapshot().get("sqs.ListQueues", 0)
         await until(lambda: conn.requests.snapshot().get("sqs.ListQueues", 0) >= listings + 6)
-        # Every refresh lists the queues; the attributes are re-read every other time,
-        # and each such read also serves as a depth reading.
-        assert 2 <= reads["all"] <= 5, reads
-        assert engine.watcher.depths[queue.arn] == Depth()
+        assert reads["all"] == 1, reads
+        other = boto3.client(
+            "sqs", endpoint_url=conn.endpoint_url, region_name="us-east-1",
+            aws_access_key_id="someone", aws_secret_access_key="else",
+        )  # fmt: skip
+        await asyncio.sleep(1.1)  # LastModifiedTimestamp counts whole seconds
+        other.set_queue_attributes(QueueUrl=queue.url, Attributes={"VisibilityTimeout": "7"})
+        await until(
+            lambda: (
+                engine.watcher.index.queues[queue.arn].attributes.get("VisibilityTimeout") == "7"
+            ),
+            within=5,
+        )
+        changed = [
+            e for e in events
+            if getattr(e, "type", "") == "resource_changed" and e.kind == "queue"
+        ]  # fmt: skip
+        assert [(e.action, e.arn) for e in changed] == [("changed", queue.arn)]
+        assert reads["all"] == 2, reads
     finally:
         await engine.stop()
