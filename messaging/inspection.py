@@ -247,22 +247,60 @@ def _localstack_messages(endpoint: str, queue_url: str) -> list[InspectedMessage
 
 
 def _find_messages(data: Any) -> list[dict[str, Any]]:
-    """LocalStack answers in ReceiveMessage's shape; accept it nested or flat."""
+    """LocalStack answers in ReceiveMessage's XML shape turned into JSON, nested or flat:
+    one message is an object, several a list."""
     if isinstance(data, dict):
         for key in ("ReceiveMessageResponse", "ReceiveMessageResult"):
             if key in data:
                 return _find_messages(data[key])
-        messages = data.get("Messages", data.get("Message", []))
-        return [messages] if isinstance(messages, dict) else list(messages or [])
+        return _items(data.get("Messages", data.get("Message", [])))
     return []
 
 
+def _items(value: Any) -> list[Any]:
+    """An XML element that repeats: a list, or one object when it occurs once."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _localstack_attributes(m: dict[str, Any]) -> dict[str, str]:
+    """System attributes: ``Attribute`` (XML's spelling, as LocalStack 2026.3 answers),
+    a list of ``{"Name", "Value"}``; ``Attributes`` as a mapping in ReceiveMessage's JSON
+    shape."""
+    found = m.get("Attributes")
+    if isinstance(found, dict):
+        return {str(k): str(v) for k, v in found.items()}
+    pairs = _items(found if found is not None else m.get("Attribute"))
+    return {str(a["Name"]): str(a["Value"]) for a in pairs if isinstance(a, dict) and "Name" in a}
+
+
+def _localstack_message_attributes(m: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Message attributes as SNS envelopes spell them (``{name: {"Type", "Value"}}``),
+    from ``MessageAttribute`` (XML: ``{"Name", "Value": {"DataType", "StringValue"}}``,
+    one object or a list) or ``MessageAttributes`` (JSON: ``{name: {"DataType", ...}}``)."""
+    found = m.get("MessageAttributes")
+    if isinstance(found, dict):
+        named = list(found.items())
+    else:
+        named = [
+            (a["Name"], a.get("Value", {}))
+            for a in _items(m.get("MessageAttribute"))
+            if isinstance(a, dict) and "Name" in a
+        ]
+    result: dict[str, dict[str, str]] = {}
+    for name, value in named:
+        if not isinstance(value, dict):
+            continue
+        data = value.get("StringValue", value.get("BinaryValue", ""))
+        result[str(name)] = {"Type": str(value.get("DataType", "String")), "Value": str(data)}
+    return result
+
+
 def _localstack_message(m: dict[str, Any]) -> InspectedMessage:
-    raw_attrs = m.get("Attributes", {})
-    if isinstance(raw_attrs, list):
-        raw_attrs = {a["Name"]: a["Value"] for a in raw_attrs}
-    delayed = str(raw_attrs.get("IsDelayed", "false")).lower() == "true"
-    invisible = str(raw_attrs.get("IsVisible", "true")).lower() == "false"
+    raw_attrs = _localstack_attributes(m)
+    delayed = raw_attrs.get("IsDelayed", "false").lower() == "true"
+    invisible = raw_attrs.get("IsVisible", "true").lower() == "false"
     sent = raw_attrs.get("SentTimestamp")
     return InspectedMessage(
         message_id=m.get("MessageId", ""),
@@ -271,5 +309,8 @@ def _localstack_message(m: dict[str, Any]) -> InspectedMessage:
         receive_count=int(raw_attrs.get("ApproximateReceiveCount", 0)),
         sent_timestamp=int(sent) if sent else None,
         group_id=raw_attrs.get("MessageGroupId"),
+        deduplication_id=raw_attrs.get("MessageDeduplicationId"),
+        sequence_number=raw_attrs.get("SequenceNumber"),
+        attributes=_localstack_message_attributes(m),
         envelope=envelope_parse(m.get("Body", "")),
     )

@@ -24,6 +24,7 @@ queues, so give each its own LocalStack.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -53,6 +54,8 @@ PASSWORD = "backends-" + secrets.token_urlsafe(9)
 NO_RETRIES = Config(retries={"max_attempts": 1, "mode": "standard"})
 #: Startup times, shown at the end of the run (``pytest_terminal_summary``).
 TIMINGS: list[str] = []
+# One line per request to Flowdash would bury a failure's own message.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def selected_backends() -> list[str]:
