@@ -5,12 +5,17 @@
 import cytoscape from "../vendor/cytoscape/cytoscape.esm.min.mjs";
 import { depthBar, depthBarUpdate, niceCeil, sparkline, sparklineUpdate } from "./charts.js";
 import { arnName, el, formatCount, formatRate } from "./dom.js";
-import { MAX_WORKER_NODES, PROJECTOR_SIZES, SIZES, layoutCompute } from "./layout.js";
+import { MAX_WORKER_NODES, PROJECTOR_SIZES, SIZES, STACK_GAP, layoutCompute, layoutStack } from "./layout.js";
 
 const MAX_FIT_ZOOM = 1.3;
 const MIN_READABLE_ZOOM = 0.62;
 const NARROW = 700; // px: a phone, or a narrow window
 const NUMBERS_MS = 200;
+/** Stacked (phone) layout: where an edge leaves its source card (from the card's left
+ * edge, along its bottom), the padding around the diagram, and its least height. */
+const STACK_EXIT_PX = 14;
+const STACK_PAD = 8;
+const STACK_MIN_HEIGHT = 240;
 /** Projector mode: no text in the diagram smaller than this on screen, and fewer
  * worker nodes per queue before the rest are grouped into one "+n more" node. */
 const PROJECTOR_MIN_TEXT_PX = 14;
@@ -58,11 +63,16 @@ export class Diagram {
    * @param {HTMLElement} root  the .diagram section (holds .cy and .layer)
    * @param {FlowState} state
    * @param {{select: (target: {kind: string, id: string}) => void}} actions
-   * @param {{projector?: boolean}} options  projector mode (see PROJECTOR_MIN_TEXT_PX)
+   * @param {{projector?: boolean, stackWhenNarrow?: boolean}} options  projector mode (see
+   *   PROJECTOR_MIN_TEXT_PX); stackWhenNarrow: below NARROW px wide, cards go one under the
+   *   other at full size (`layoutStack`) and the diagram grows as tall as they need, so a
+   *   phone shows all of it, readable, with no sideways scrolling (the page scrolls down)
    */
-  constructor(root, state, actions, { projector = false } = {}) {
+  constructor(root, state, actions, { projector = false, stackWhenNarrow = false } = {}) {
     this.root = root;
     this.projector = projector;
+    this.stackWhenNarrow = stackWhenNarrow;
+    this.stacked = stackWhenNarrow && root.clientWidth < NARROW;
     this.minZoom = 0.2;
     this.state = state;
     this.actions = actions;
@@ -111,8 +121,12 @@ export class Diagram {
     this.cy.on("mouseover", "node, edge", () => { this.root.classList.add("pointing"); });
     this.cy.on("mouseout", "node, edge", () => { this.root.classList.remove("pointing"); });
     new ResizeObserver(() => {
+      const stacked = this.stackWhenNarrow && root.clientWidth < NARROW;
       this.cy.resize();
-      if (!this.userMoved) this.fit();
+      if (stacked !== this.stacked) {
+        this.stacked = stacked;
+        this.setTopology(); // another layout; it fits itself
+      } else if (!this.userMoved) this.fit();
     }).observe(root);
   }
 
@@ -132,6 +146,10 @@ export class Diagram {
    */
   fit() {
     if (!this.cy.nodes().length) return;
+    if (this.stacked) {
+      this._fitStacked();
+      return;
+    }
     this.cy.fit(undefined, 24);
     if (this.projector && this.cy.zoom() < this.minZoom) {
       // Readable from the back row first: start at the top left, the rest is a pan away.
@@ -150,9 +168,25 @@ export class Diagram {
     this.userMoved = false;
   }
 
+  /** Stacked: as wide as the screen allows (never above zoom 1), and as tall as that
+   * needs: the diagram's own height follows, so nothing is cut off or panned to. */
+  _fitStacked() {
+    const box = this.cy.elements().boundingBox();
+    const zoom = Math.min(1, (this.cy.width() - 2 * STACK_PAD) / box.w);
+    const height = Math.max(STACK_MIN_HEIGHT, Math.ceil(box.h * zoom + 2 * STACK_PAD));
+    if (Math.abs(this.root.clientHeight - height) > 1) {
+      this.root.style.height = `${height}px`;
+      this.cy.resize();
+    }
+    this.cy.zoom(zoom);
+    this.cy.pan({ x: (this.cy.width() - box.w * zoom) / 2 - box.x1 * zoom, y: STACK_PAD - box.y1 * zoom });
+    this.userMoved = false;
+  }
+
   /** Rebuild the shape from the state's topology and workers; keeps what did not change. */
   setTopology() {
-    const { nodes, edges } = layoutCompute(this.state.topology, [...this.state.workers.values()], this.state.producers || [], {
+    const layout = this.stacked ? layoutStack : layoutCompute;
+    const { nodes, edges } = layout(this.state.topology, [...this.state.workers.values()], this.state.producers || [], {
       maxWorkerNodes: this.projector ? PROJECTOR_WORKER_NODES : MAX_WORKER_NODES,
       sizes: this.projector ? PROJECTOR_SIZES : SIZES,
     });
@@ -205,8 +239,14 @@ export class Diagram {
           Object.assign(item, fresh);
         }
         item.spec = spec;
+        this._edgeEnds(item);
       }
     });
+    // Stacked, everything is in view: a swipe scrolls the page, not the diagram.
+    this.root.classList.toggle("stacked", this.stacked);
+    this.cy.userPanningEnabled(!this.stacked);
+    this.cy.userZoomingEnabled(!this.stacked);
+    if (!this.stacked || !nodes.length) this.root.style.height = "";
     this._placeEdgeLabels();
     if (this.projector) this._capZoom();
     this.empty.hidden = nodes.length > 0;
@@ -225,11 +265,33 @@ export class Diagram {
     }
   }
 
+  /** Stacked: an edge leaves its source along the card's bottom, near its left edge, and
+   * enters its target at the middle of its left edge, so it runs down the left margin
+   * beside the cards between them instead of under them. */
+  _edgeEnds(item) {
+    if (!this.stacked) {
+      item.edge.removeStyle("curve-style source-endpoint target-endpoint");
+      return;
+    }
+    const a = this.nodes.get(item.spec.source)?.spec;
+    const b = this.nodes.get(item.spec.target)?.spec;
+    if (!a || !b) return;
+    item.edge.style({
+      "curve-style": "straight",
+      "source-endpoint": `${-a.w / 2 + STACK_EXIT_PX}px ${a.h / 2}px`,
+      "target-endpoint": `${-b.w / 2}px 0px`,
+    });
+  }
+
   /** Model coordinates of the point where the line from node `from` to node `to` leaves `from`. */
   anchor(from, to) {
     const a = this.nodes.get(from)?.spec;
     const b = this.nodes.get(to)?.spec;
     if (!a) return null;
+    if (this.stacked && b) {
+      // As _edgeEnds draws it: out of the upper card's bottom, into the lower one's side.
+      return a.y < b.y ? { x: a.x - a.w / 2 + STACK_EXIT_PX, y: a.y + a.h / 2 } : { x: a.x - a.w / 2, y: a.y };
+    }
     if (!b) return { x: a.x + a.w / 2, y: a.y };
     const dx = b.x - a.x;
     const dy = b.y - a.y;
@@ -388,6 +450,14 @@ export class Diagram {
       const pair = `${source}>${target}`;
       const index = seen.get(pair) || 0;
       seen.set(pair, index + 1);
+      const into = this.nodes.get(target)?.spec;
+      if (this.stacked && into) {
+        // In the gap above the card the edge leads into, just right of where it enters.
+        const x = into.x - into.w / 2 + 10 + index * 90;
+        const y = into.y - into.h / 2 - STACK_GAP / 2;
+        item.label.style.transform = `translate(${x}px, ${y}px) translate(0, -50%)`;
+        continue;
+      }
       const at = kind === "subscription" ? 0.62 : 0.5;
       const p = this.along(source, target, at);
       const q = this.along(source, target, at + 0.1);

@@ -30,7 +30,7 @@ const select = (target) => {
   diagram.select(target);
   panels.open(target);
 };
-const diagram = new Diagram(page.querySelector(".diagram"), state, { select });
+const diagram = new Diagram(page.querySelector(".diagram"), state, { select }, { stackWhenNarrow: true });
 const motion = new Motion(diagram, diagram.layer, { inspect });
 const log = new EventLog(page.querySelector(".log"), { inspect });
 const cards = new Cards(page.querySelector(".outbox"));

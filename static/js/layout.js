@@ -170,3 +170,53 @@ export function layoutCompute(topology, workers, producers = [], { maxWorkerNode
   const ids = new Set(nodes.map((n) => n.id));
   return { nodes, edges: edges.filter((e) => ids.has(e.source) && ids.has(e.target)) };
 }
+
+/** The stacked layout's step to the right per level, and its room between two cards
+ * (an edge's label sits in the gap above the card the edge leads into). */
+export const STACK_INDENT = 20;
+export const STACK_GAP = 36;
+/** Stacked cards are widened to end at one right edge: a worker's full name fits, and
+ * the outline reads as a list. 340 model px fit a 390 px phone at zoom 1. */
+const STACK_WIDTH = 340;
+/** Which roots come first; a kind not named here goes with the external endpoints. */
+const STACK_ORDER = { producer: 0, topic: 1, queue: 2, external: 3 };
+
+/**
+ * A phone's layout: the same nodes and edges as `layoutCompute`, one card under the other
+ * as an outline (a topic, then each queue it feeds, each followed by its workers and its
+ * dead-letter queue, one indent further), so the diagram is as narrow as its widest card
+ * plus a few indents and fits a 390 px screen at full size. Edges run down the left margin
+ * (Diagram.stacked draws them there). Order follows the column layout, so it is stable.
+ */
+export function layoutStack(topology, workers, producers = [], options = {}) {
+  const { nodes, edges } = layoutCompute(topology, workers, producers, options);
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const columnY = new Map(nodes.map((n) => [n.id, n.y]));
+  const children = new Map();
+  for (const e of edges) {
+    if (e.kind === "publish") continue; // producers sit above everything, as the roots
+    if (!children.has(e.source)) children.set(e.source, []);
+    children.get(e.source).push(e.target);
+  }
+  for (const list of children.values()) list.sort((a, b) => columnY.get(a) - columnY.get(b));
+  const base = producers.length && nodes.some((n) => n.kind === "producer") ? 1 : 0;
+  const placed = [];
+  const seen = new Set();
+  const visit = (id, depth) => {
+    if (seen.has(id)) return;
+    seen.add(id);
+    placed.push({ node: byId.get(id), depth });
+    for (const child of children.get(id) || []) visit(child, depth + 1);
+  };
+  const rank = (n) => STACK_ORDER[n.kind] ?? STACK_ORDER.external;
+  const roots = [...nodes].sort((a, b) => rank(a) - rank(b) || a.y - b.y);
+  for (const n of roots) visit(n.id, n.kind === "producer" ? 0 : base);
+  let cursor = 0;
+  const stacked = placed.map(({ node, depth }) => {
+    const w = Math.max(node.w, STACK_WIDTH - depth * STACK_INDENT);
+    const moved = { ...node, w, x: depth * STACK_INDENT + w / 2, y: cursor + node.h / 2 };
+    cursor += node.h + STACK_GAP;
+    return moved;
+  });
+  return { nodes: stacked, edges };
+}
