@@ -1,8 +1,11 @@
 // Phones and inboxes: what SNS sent to people (SMS, email) and to HTTP endpoints, built
 // from `delivered` events and the body of their `published` event. In embedded mode
 // nothing leaves the machine; the cards show what would have arrived. Text only.
+// Mobile push: one card per device, showing the last notification it received (its
+// platform's payload, the event's `body`), updated in place.
 
 import { el } from "./dom.js";
+import { endpointAppArn } from "./push_layout.js";
 
 const PROTOCOLS = { sms: "sms", email: "email", "email-json": "email", http: "http", https: "http" };
 const KEEP = 8;
@@ -26,8 +29,24 @@ export class Cards {
         if (this.published.size > 200) this.published.delete(this.published.keys().next().value);
       } else if (e.type === "delivered" && PROTOCOLS[e.protocol]) {
         this._card(e, this.published.get(e.trace_id));
+      } else if (e.type === "delivered" && e.protocol === "application") {
+        this._pushCard(e, this.published.get(e.trace_id));
       }
     }
+  }
+
+  _pushCard(delivery, published) {
+    const [platform, app] = endpointAppArn(delivery.endpoint).split(":app/")[1].split("/");
+    const body = delivery.body ?? (published ? published.body : "(message not seen)");
+    const old = [...this.list.children].find((c) => c.dataset.endpoint === delivery.endpoint);
+    old?.remove();
+    const card = el("li", { class: "a2p-card a2p-push", dataset: { protocol: "application", trace: delivery.trace_id, endpoint: delivery.endpoint } },
+      el("div", { class: "a2p-head", text: `Push to ${platform} device …${delivery.endpoint.slice(-8)} of ${app}` }),
+      el("div", { class: "a2p-body", text: body }),
+    );
+    this.list.prepend(card);
+    while (this.list.childElementCount > KEEP) this.list.lastElementChild.remove();
+    this.root.hidden = false;
   }
 
   _card(delivery, published) {

@@ -6,6 +6,10 @@ import cytoscape from "../vendor/cytoscape/cytoscape.esm.min.mjs";
 import { depthBar, depthBarUpdate, niceCeil, sparkline, sparklineUpdate } from "./charts.js";
 import { arnName, el, formatCount, formatRate } from "./dom.js";
 import { MAX_WORKER_NODES, PROJECTOR_SIZES, SIZES, STACK_GAP, layoutCompute, layoutStack } from "./layout.js";
+import { deviceLabel } from "./push_layout.js";
+
+/** Mobile push's nodes and edges (push_layout.js): no panel of their own. */
+const PUSH_KINDS = new Set(["application", "device", "devices-more", "push"]);
 
 const MAX_FIT_ZOOM = 1.3;
 const MIN_READABLE_ZOOM = 0.62;
@@ -42,6 +46,8 @@ const STYLE = [
   { selector: "edge[kind = 'redrive']", style: { "line-color": "#c2413b", "target-arrow-color": "#c2413b", "line-style": "dashed", "line-dash-pattern": [10, 6] } },
   { selector: "edge[kind = 'work']", style: { "line-color": "#a0a8b8", "target-arrow-color": "#a0a8b8" } },
   { selector: "edge[kind = 'publish']", style: { "line-color": "#6b46c1", "target-arrow-color": "#6b46c1", "line-style": "dashed", "line-dash-pattern": [8, 5] } },
+  { selector: "edge[kind = 'push'], edge[kind = 'device']", style: { "line-color": "#1f7a4d", "target-arrow-color": "#1f7a4d" } },
+  { selector: "edge.device-off", style: { "line-style": "dotted", "line-color": "#98a2b3", "target-arrow-color": "#98a2b3" } },
   { selector: "edge.flowing", style: { "line-color": "#2458c6", "target-arrow-color": "#2458c6" } },
   { selector: "edge.selected", style: { "line-color": "#f0a000", "target-arrow-color": "#f0a000", "underlay-color": "#f0a000", "underlay-opacity": 0.25, "underlay-padding": 6 } },
 ];
@@ -49,7 +55,7 @@ const STYLE = [
 /** What a card is built from; when it changes, the card is built again. */
 function cardKey(spec) {
   const { kind, data } = spec;
-  return JSON.stringify([kind, Boolean(data.isDlq), data.topic?.fifo, data.queue?.fifo, spec.w, spec.h]);
+  return JSON.stringify([kind, Boolean(data.isDlq), data.topic?.fifo, data.queue?.fifo, spec.w, spec.h, data.endpoint?.enabled, data.endpoint?.custom_user_data, data.devices?.map((d) => d.enabled)]);
 }
 
 /** What an edge's label is built from. */
@@ -116,6 +122,7 @@ export class Diagram {
       if (data.kind === "work") this.actions.select({ kind: "queue", id: data.source, focus: "workers" });
       else if (data.kind === "redrive") this.actions.select({ kind: "queue", id: data.source });
       else if (data.kind === "publish" || data.kind === "producer") this._selectProducerTarget(data.id);
+      else if (PUSH_KINDS.has(data.kind)) return; // mobile push has no panel: its cards show it
       else this.actions.select({ kind: data.kind, id: data.id });
     });
     this.cy.on("mouseover", "node, edge", () => { this.root.classList.add("pointing"); });
@@ -239,6 +246,7 @@ export class Diagram {
           Object.assign(item, fresh);
         }
         item.spec = spec;
+        item.edge.toggleClass("device-off", spec.kind === "device" && spec.data.endpoint?.enabled === false);
         this._edgeEnds(item);
       }
     });
@@ -340,8 +348,9 @@ export class Diagram {
 
   _card(spec) {
     const name = this._name(spec);
+    const off = spec.kind === "device" && spec.data.endpoint.enabled === false;
     const card = el("div", {
-      class: `node node-${spec.kind}${spec.data.isDlq ? " node-dlq" : ""}`,
+      class: `node node-${spec.kind}${spec.data.isDlq ? " node-dlq" : ""}${off ? " node-device-off" : ""}`,
       role: "button", tabindex: "0", "aria-label": `${spec.kind} ${name}`,
       dataset: { id: spec.id, kind: spec.kind, name },
       on: {
@@ -349,6 +358,7 @@ export class Diagram {
           if (event.key === "Enter" || event.key === " ") {
             event.preventDefault();
             if (spec.kind === "producer") this._selectProducerTarget(spec.id);
+            else if (PUSH_KINDS.has(spec.kind)) return;
             else this.actions.select({ kind: spec.kind, id: spec.id });
           }
         },
@@ -361,7 +371,7 @@ export class Diagram {
     // the embedded observer, "<client> on <queue>", or a participant) shows its own name.
     const own = spec.kind === "worker" && name.includes("#");
     // A consumer's own name (its client, e.g. "aws-cli/1.42.3") needs the room a kind label takes.
-    const kindLabel = { topic: "topic", queue: spec.data.isDlq ? "DLQ" : "queue", worker: own ? "worker" : null, more: "workers", external: spec.data.protocol, producer: "publisher" }[spec.kind];
+    const kindLabel = { topic: "topic", queue: spec.data.isDlq ? "DLQ" : "queue", worker: own ? "worker" : null, more: "workers", external: spec.data.protocol, producer: "publisher", application: `${spec.data.application?.platform} app`, device: spec.data.endpoint?.platform || "device", "devices-more": "devices" }[spec.kind];
     // A consumer shows its product ("aws-cli", "Boto3"); the title has version and queue.
     // A worker says whose it is ("billing #2"), so workers of different queues differ.
     const shown = spec.kind !== "worker" ? name : own ? name.replace(/#(\d+)$/, " #$1") : name.split(" on ")[0].split("/")[0];
@@ -402,6 +412,14 @@ export class Diagram {
     } else if (spec.kind === "more") {
       parts.summary = el("div", { class: "node-line" });
       card.append(parts.summary);
+    } else if (spec.kind === "application") {
+      const on = spec.data.devices.filter((d) => d.enabled !== false).length;
+      card.append(el("div", { class: "node-line" }, stat("received", "pushed"), el("span", { class: "muted", text: ` · ${on}/${spec.data.devices.length} devices on` })));
+    } else if (spec.kind === "device") {
+      if (off) head.append(el("span", { class: "pill pill-off", text: "off", title: "endpoint disabled: SNS delivers nothing to this device" }));
+      card.append(el("div", { class: "node-line" }, stat("received", "received")));
+    } else if (spec.kind === "devices-more") {
+      card.append(el("div", { class: "node-line" }, stat("received", "received")));
     }
     return { card, parts };
   }
@@ -411,6 +429,9 @@ export class Diagram {
     if (spec.kind === "more") return `+${spec.data.workers.length} more`;
     if (spec.kind === "producer") return spec.data.producer.name;
     if (spec.kind === "external") return spec.data.endpoint;
+    if (spec.kind === "application") return spec.data.application.name;
+    if (spec.kind === "device") return deviceLabel(spec.data.endpoint);
+    if (spec.kind === "devices-more") return `+${spec.data.devices.length} devices`;
     return arnName(spec.id);
   }
 
@@ -534,6 +555,10 @@ export class Diagram {
         setClass(item.card, "busy", busy);
         setText(parts.processed, formatCount(w?.processed ?? 0));
         setText(parts.failed, formatCount(w?.failed ?? 0));
+      } else if (spec.kind === "device") {
+        setText(parts.received, formatCount(s.count(`in:${spec.data.endpoint.arn}`)));
+      } else if (spec.kind === "application" || spec.kind === "devices-more") {
+        setText(parts.received, formatCount(spec.data.devices.reduce((a, d) => a + s.count(`in:${d.arn}`), 0)));
       } else if (spec.kind === "more") {
         const ws = spec.data.workers.map((x) => s.workers.get(x.name)).filter(Boolean);
         const busy = ws.filter((w) => w.busy).length;

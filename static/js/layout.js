@@ -5,6 +5,8 @@
 // Within a column, order is by name; a queue's workers and its DLQ sit in the band
 // beside it. Adding a queue moves only what sorts after it; nothing is random.
 
+import { pushPlace } from "./push_layout.js";
+
 export const SIZES = {
   topic: { w: 230, h: 80 },
   queue: { w: 270, h: 142 },
@@ -122,6 +124,7 @@ export function layoutCompute(topology, workers, producers = [], { maxWorkerNode
   // Subscriptions: to known queues, or to an external endpoint node.
   const centreOf = new Map(nodes.map((n) => [n.id, n.y]));
   for (const sub of [...topology.subscriptions].sort((a, b) => (a.arn < b.arn ? -1 : 1))) {
+    if (sub.protocol === "application") continue; // devices: through their application, below
     let target = sub.protocol === "sqs" && queueByArn.has(sub.endpoint) ? sub.endpoint : null;
     if (!target) {
       target = externalId(sub);
@@ -135,10 +138,12 @@ export function layoutCompute(topology, workers, producers = [], { maxWorkerNode
     edges.push({ id: sub.arn, kind: "subscription", source: sub.topic_arn, target, data: { sub } });
   }
 
+  cursor = pushPlace(topology, { add, edges, centreOf, cursor, columnX: COLUMN_X, gap: GAP });
+
   // Topics: beside the middle of what they feed, in that order, never overlapping.
   const topics = [...topology.topics].sort(byName);
   const wanted = topics.map((t) => {
-    const ys = edges.filter((e) => e.kind === "subscription" && e.source === t.arn).map((e) => centreOf.get(e.target));
+    const ys = edges.filter((e) => (e.kind === "subscription" || e.kind === "push") && e.source === t.arn).map((e) => centreOf.get(e.target));
     return { topic: t, y: ys.length ? ys.reduce((a, b) => a + b, 0) / ys.length : Infinity };
   });
   wanted.sort((a, b) => a.y - b.y || byName(a.topic, b.topic));

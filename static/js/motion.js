@@ -13,6 +13,7 @@
 // paused under reduced motion. Pages without the button (the presenter) never pause.
 
 import { moreId, workerId } from "./layout.js";
+import { appId, deviceId, endpointAppArn, moreDevicesId } from "./push_layout.js";
 
 const MAX_DOTS = 150;
 const TRACES_PER_SECOND = 6;
@@ -125,6 +126,14 @@ export class Motion {
       const entry = { x: to.x - d.nodes.get(e.queue_arn).spec.w / 2, y: to.y };
       const dot = this._spawn(`${e.trace_id}|${e.queue_arn}`, e.trace_id, { x: entry.x - 90, y: entry.y });
       dot.steps.push(this._move(entry, hop), this._idle("absorb"));
+    } else if (e.type === "delivered" && e.protocol === "application" && d.has(e.topic_arn) && d.has(appId(endpointAppArn(e.endpoint)))) {
+      // Mobile push: topic → its platform application → the device (or "+N devices").
+      const app = appId(endpointAppArn(e.endpoint));
+      const device = [deviceId(e.endpoint), moreDevicesId(endpointAppArn(e.endpoint))].find((id) => d.has(id));
+      const dot = this._spawn(`${e.trace_id}|${e.endpoint}`, e.trace_id, d.anchor(e.topic_arn, app));
+      dot.steps.push(this._move(d.anchor(app, e.topic_arn), hop * 0.6));
+      if (device) dot.steps.push(this._move(d.anchor(app, device), 120), this._move(d.anchor(device, app), hop * 0.6));
+      dot.steps.push(this._idle("absorb"));
     } else if (e.type === "delivered" && d.has(e.topic_arn) && d.has(e.endpoint)) {
       const dot = this._spawn(`${e.trace_id}|${e.endpoint}`, e.trace_id, d.anchor(e.topic_arn, e.endpoint));
       dot.steps.push(this._move(d.anchor(e.endpoint, e.topic_arn), hop), this._idle("absorb"));

@@ -136,6 +136,7 @@ export class FlowState {
       this.topology.subscriptions.map((s) => [s.arn, s.endpoint, s.filter_policy, s.raw_message_delivery]),
       [...this.workers.keys()],
       this.producers.map((p) => [p.name, p.target_arn]),
+      (this.topology.endpoints || []).map((e) => [e.arn, e.enabled, e.custom_user_data]),
     ]);
     const changed = key !== this.topologyKey;
     this.topologyKey = key;
