@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install system-deps run test test-outside lint bench clean
+.PHONY: install system-deps run test test-outside test-localstack lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ test: system-deps install
 # as Flowdash watches LocalStack and AWS.
 test-outside: system-deps install
 	FLOWDASH_OBSERVER=outside $(BIN)/python -m pytest tests/messaging tests/dashboard tests/browser tests/classroom
+
+# The backend contract suite (tests/backends) against a real LocalStack in host mode: its
+# own virtualenv (.venv-localstack, Python >= 3.12 from pyenv) is installed on the first run.
+test-localstack: install
+	bash scripts/localstack.sh
+	FLOWDASH_TEST_BACKENDS=localstack $(BIN)/python -m pytest tests/backends
 
 # Ruff, then mypy: strict on messaging/, django-stubs on dashboard/ ([tool.mypy]).
 lint: install

@@ -50,8 +50,13 @@ fi
 echo "Installing LocalStack into $venv with $("$python" --version) (first run only)..."
 rm -rf "$venv"
 "$python" -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet "${pins[@]}"
+# This machine's pip configuration names local indexes that may not exist; pip warns
+# about each on every package. Those lines only bury real errors, so they are dropped.
+quiet_pip() {
+  "$venv/bin/python" -m pip install --quiet "$@" 2> >(grep -v "^WARNING: Location 'file://" >&2)
+}
+quiet_pip --upgrade pip
+quiet_pip "${pins[@]}"
 # Fail here, not in the first test, if the runtime does not import.
 "$venv/bin/python" -c 'import localstack.runtime.main, localstack.services.sqs.provider, localstack.services.sns.provider'
 printf '%s\n' "${pins[@]}" >"$stamp"

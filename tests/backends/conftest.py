@@ -10,8 +10,9 @@
 Which run is chosen by ``FLOWDASH_TEST_BACKENDS`` (comma-separated ids; default
 ``inside,outside``): plain ``make test`` runs the embedded two, ``make test-localstack``
 sets it to ``localstack``. A LocalStack that cannot be installed or started fails the
-tests that asked for it; it is never skipped. The LocalStack param also carries the
-``localstack`` marker, for ``-m``.
+tests that asked for it; it is never skipped. The LocalStack param carries the
+``localstack`` marker (for ``-m``); so must a test that starts its own LocalStack
+(``localstack_started``), which is then deselected unless LocalStack is chosen.
 
 Each Flowdash is ``manage.py serve`` in a subprocess (``tests.live``), one per backend for
 the session (pytest runs a backend's tests together, then stops its server), so tests
@@ -76,6 +77,17 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "localstack: runs against a real LocalStack (make test-localstack)"
     )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``localstack`` that start a LocalStack themselves run only when
+    LocalStack is chosen (``make test-localstack``): deselected, never skipped, otherwise."""
+    if "localstack" in selected_backends():
+        return
+    dropped = [item for item in items if item.get_closest_marker("localstack")]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if not item.get_closest_marker("localstack")]
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
