@@ -216,9 +216,11 @@ def test_redrive_from_the_dead_letter_queue(
     exactly once, and the worker processes it there as a first receive.
 
     The worker keeps running through the redrive, as a user fixing a consumer would
-    leave it: a stopped worker's last long poll (up to 20 s) would still take a message
-    (see the report on issue #16), and with maxReceiveCount 1 that one receive sends it
-    straight back to the dead-letter queue."""
+    leave it. Stopping it first would not do: a stopped worker's last long poll (up to
+    20 s, in a thread that cancelling the task does not stop) still takes a message,
+    unseen by the flow, and with maxReceiveCount 1 that receive sends it straight back
+    to the dead-letter queue. A redriven message is a new message (a new MessageId),
+    so it has a journey of its own on every backend."""
     queue = queue_create(
         api, made, backend.name("billing"), visibility_timeout=1,
         new_dead_letter_queue=backend.name("billing-dlq"), max_receive_count=1,
