@@ -432,6 +432,9 @@ class Watcher:
                 self.emitter.emit(
                     ResourceChanged, kind="subscription", action="changed", arn=sub.arn
                 )
+        for arn, topic in new.topics.items():
+            if arn in old.topics and _topic_settings(old.topics[arn]) != _topic_settings(topic):
+                self.emitter.emit(ResourceChanged, kind="topic", action="changed", arn=arn)
         for arn, queue in new.queues.items():
             if arn in old.queues and _settings(old.queues[arn]) != _settings(queue):
                 self.emitter.emit(ResourceChanged, kind="queue", action="changed", arn=arn)
@@ -695,3 +698,14 @@ def _settings(queue: Queue) -> dict[str, str]:
         for k, v in queue.attributes.items()
         if not k.startswith("Approximate") and k != "LastModifiedTimestamp"
     }
+
+
+#: Topic attributes that count subscriptions: they move with every subscribe, which
+#: is announced as a subscription of its own.
+TOPIC_COUNTERS = frozenset(
+    {"SubscriptionsConfirmed", "SubscriptionsPending", "SubscriptionsDeleted"}
+)
+
+
+def _topic_settings(topic: Topic) -> dict[str, str]:
+    return {k: v for k, v in topic.attributes.items() if k not in TOPIC_COUNTERS}

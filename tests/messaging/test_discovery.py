@@ -265,3 +265,41 @@ async def test_taps_off_adds_nothing_and_still_shows_depth(conn: Connection, oth
         assert not any("Subscribe" in op or "CreateQueue" in op for op in conn.requests.snapshot())
     finally:
         await engine.stop()
+
+
+async def test_settings_another_program_changes_show_at_the_periodic_reread(
+    conn: Connection, other
+) -> None:
+    """No listing shows a changed filter policy or topic attribute: the topics' and
+    subscriptions' attributes are re-read every ``attributes_seconds``."""
+    sns, sqs = other
+    topic = sns.create_topic(Name="settings")["TopicArn"]
+    url = sqs.create_queue(QueueName="settings-q")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sub = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)["SubscriptionArn"]
+    emitter = FlowEmitter()
+    seen = Seen(emitter)
+    engine = FlowEngine(
+        conn, emitter,
+        watcher_options={**OPTIONS, "refresh_seconds": 0.3, "attributes_seconds": 2.0},
+    )  # fmt: skip
+    try:
+        await engine.start()
+        sns.set_subscription_attributes(
+            SubscriptionArn=sub, AttributeName="FilterPolicy", AttributeValue='{"kind": ["a"]}'
+        )
+        sns.set_topic_attributes(TopicArn=topic, AttributeName="DisplayName", AttributeValue="X")
+        await until(
+            lambda: (
+                seen.changed("subscription", "changed", sub)
+                and seen.changed("topic", "changed", topic)
+            ),
+            within=5,
+        )
+        (shown,) = engine.watcher.index.subscriptions_by_topic[topic]
+        assert shown.filter_policy is not None and "kind" in shown.filter_policy
+        assert engine.watcher.index.topics[topic].attributes["DisplayName"] == "X"
+    finally:
+        await engine.stop()
