@@ -20,7 +20,8 @@ worker thread into the in-memory layer reached an idle loop seconds late.
 Every loop here runs under the engine's supervisor (messaging.supervisor): a loop
 that fails is logged, restarted and shown to viewers as an ``error`` event, and
 `engine_health` tells ``/healthz`` each loop's state. Only this module calls
-``group_send``.
+``group_send``, and the push hub it runs (``pushhub``: every notification to the
+classroom phone whose device got it, unsampled).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from messaging.publishing import received_message
 from messaging.validation import MessageAttribute
 from messaging.workers import WorkerSpec
 
+from . import pushhub
 from .backend import connection
 
 logger = logging.getLogger(__name__)
@@ -153,12 +155,15 @@ class FlowBus:
         emitter.subscribe(self._collect)
         engine = FlowEngine(connection(), emitter, watcher_options=settings.FLOWDASH_WATCHER)
         self.engine = engine
+        self.push = pushhub.PushHub(self.layer, topology=lambda: engine.correlator.index.topology)
+        emitter.subscribe(self.push.collect)
         supervisor = engine.supervisor
         try:
             supervisor.loop("flowbus.frames", self._frames)
             supervisor.loop("flowbus.persist", self._persist)
             supervisor.loop("flowbus.commands", self._commands)
             supervisor.loop("flowbus.local_commands", self._local_commands)
+            supervisor.loop("flowbus.push", self.push.run)
             specs = await database_sync_to_async(lambda: list(WorkerSetting.objects.all()))()
             await engine.start(within=START_WITHIN)
             for row in specs:

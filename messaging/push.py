@@ -44,7 +44,7 @@ SMS_MAX_BYTES = 1600
 PLATFORMS = ("GCM", "APNS", "APNS_SANDBOX", "ADM", "BAIDU", "MPNS", "WNS")
 #: The account id moto gives every resource unless told otherwise.
 MOTO_ACCOUNT = "123456789012"
-#: The embedded backend's stand-in credential: moto checks none, and AWS would refuse it.
+#: The emulators' stand-in credential: moto and LocalStack check none; AWS would refuse it.
 DEMO_CREDENTIAL = "flowdash-demo"
 #: Attributes that hold secrets: sent to SNS, never shown back.
 SECRET_ATTRIBUTES = frozenset({"PlatformCredential", "PlatformPrincipal"})
@@ -177,8 +177,9 @@ def platform_application_create(
     """A platform application (the app on the devices); returns its ARN.
 
     ``credential`` (the FCM server key or Apple private key) and ``principal`` (Apple's
-    certificate or key id) are the platform's secrets. Only the embedded backend lends
-    a stand-in when none is given: anywhere else SNS would try them against the platform.
+    certificate or key id) are the platform's secrets. An emulator (``embedded``, an
+    ``endpoint`` such as LocalStack) gets a stand-in when none is given; real AWS checks
+    them against the platform, so there they are required.
     """
     conn.write_check()
     name = resource_name_validate(qualified_name(conn, name), kind="topic", fifo=False)
@@ -188,7 +189,7 @@ def platform_application_create(
             field="platform",
         )
     if not credential or not credential.strip():
-        if conn.backend != "embedded":
+        if conn.backend == "aws":
             raise InvalidInput(
                 f"Enter the {platform} credential SNS signs in to the push service with.",
                 field="credential",

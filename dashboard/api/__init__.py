@@ -41,4 +41,5 @@ for module in (flow, topics, queues, publishing, receiving, subscriptions, inspe
 api.add_router("", "dashboard.api.definitions.router")
 api.add_router("", "dashboard.api.counters.router")
 api.add_router("/classroom/", "dashboard.classroom.api.router")
+api.add_router("/classroom/", "dashboard.classroom.push_api.router")
 exception_handlers_add(api)

@@ -61,6 +61,7 @@ from .jsonread import (
     text_or_none,
     whole_or_none,
 )
+from .push_definition import push_section_check
 from .scenario_types import (
     MISSING_QUEUE,
     ActionDef,
@@ -110,7 +111,7 @@ def definition_parse(data: Any, *, slug: str) -> ScenarioDefinition:
     keys_check(
         root,
         "The definition",
-        {"topics", "queues", "subscriptions", "workers", "publish", "allow", "actions"},
+        {"topics", "queues", "subscriptions", "workers", "publish", "allow", "actions", "push"},
     )
     topics = tuple(_topic(t, i, slug) for i, t in items_of(root, "topics", "The definition"))
     queues = tuple(_queue(q, i, slug) for i, q in items_of(root, "queues", "The definition"))
@@ -134,6 +135,8 @@ def definition_parse(data: Any, *, slug: str) -> ScenarioDefinition:
         step_parse(p, i, partial) for i, p in items_of(root, "publish", "The definition")
     )
     allow = _allow(root.get("allow", {}), partial)
+    # Mobile push (phones as devices): checked here, used by ``push_class``.
+    push_section_check(root.get("push"), topics={t.name for t in topics})
     actions = tuple(_action(a, i, partial) for i, a in items_of(root, "actions", "The definition"))
     return ScenarioDefinition(
         slug=slug,

@@ -15,6 +15,7 @@ from asgiref.sync import sync_to_async
 
 from dashboard.classroom import scenario_services as services
 from dashboard.classroom.loader import scenario_files
+from tests.classroom import test_push_class
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -235,6 +236,8 @@ SCENARIO_TESTS = {
     "filters": test_filter_policies,
     "priority": test_priority,
     "a2p": test_push_notifications_and_a2p,
+    # Mobile push with phones as devices: its own module (HTTP, socket, browser).
+    "push": test_push_class.test_phones_register_switch_off_and_receive,
 }
 
 

@@ -2,12 +2,16 @@
 // queue (receive one message, then Done or Fail). Everything goes through
 // /api/classroom/me with the session cookie and the CSRF token. Message bodies are
 // shown with textContent only. Test flags: window.flowdashParticipant =
-// {ready, holding (message id or null), published, processed, failed, lastError, gone}.
+// {ready, holding (message id or null), published, processed, failed, lastError, gone,
+//  connected, notifications, notificationTimes, device}.
+// Live updates come over the participant socket (/ws/class/, socket.js's reconnect and
+// resync rules): the page's state when it changes, and push notifications (phone_push.js).
 
 import { call } from "../api.js";
 import { el } from "../dom.js";
+import { FlowSocket } from "../socket.js";
+import { PhonePush, guessPlatform } from "./phone_push.js";
 
-const POLL_MS = 2000;
 const RETRY_MS = 2000;
 
 const root = document.querySelector(".me");
@@ -31,6 +35,7 @@ function show(node, text, kind = "info") {
 function gone(message) {
   flags.gone = true;
   clearTimeout(waiting);
+  setTimeout(() => socket.stop()); // declared below; gone() runs only once it exists
   for (const card of root.querySelectorAll(".publish-card, .work-card")) card.hidden = true;
   show($(".me-status"), message, "error");
 }
@@ -163,7 +168,34 @@ $("button[name=stop]").addEventListener("click", async () => {
   }
 });
 
-setInterval(() => {
-  if (!waiting) refresh();
-}, POLL_MS);
-refresh();
+const phone = new PhonePush($(".device-card"), flags, {
+  onError: (error) => { if (["ClassEnded", "Removed", "NotJoined"].includes(error.code)) gone(error.message); },
+});
+$("select[name=platform]").value = guessPlatform();
+
+const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+const socket = new FlowSocket(`${scheme}//${location.host}/ws/class/`, {
+  snapshot(snapshot, info) {
+    if (snapshot.me?.gone) return gone(snapshot.me.gone);
+    render(snapshot.me);
+    phone.update(snapshot.me, snapshot.device);
+    // After a reconnect, what arrived meanwhile is news; at first load it is history.
+    phone.add(info.missed ?? snapshot.recent ?? [], { fresh: Boolean(info.missed) });
+  },
+  events(events) {
+    phone.add(events, { fresh: true });
+  },
+  state(name) {
+    flags.connected = name === "live";
+    if (name === "logged-out" && !flags.gone) gone("Your place in this class ended: join again.");
+  },
+});
+// The page's state arrives outside the numbered stream ("me" frames): it replaces.
+const receiveFrame = socket.receive.bind(socket);
+socket.receive = (message) => {
+  if (message.type !== "me") return receiveFrame(message);
+  if (message.me?.gone) return gone(message.me.gone);
+  render(message.me);
+  phone.update(message.me, message.device);
+};
+socket.start();

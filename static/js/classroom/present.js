@@ -15,6 +15,7 @@ import { FlowSocket, flowSocketUrl } from "../socket.js";
 import { FlowState } from "../state.js";
 import { Cards } from "../cards.js";
 import { Feed } from "./feed.js";
+import { PushPanel } from "./push_panel.js";
 import { allowedRead, allowedRender, peopleRender } from "./roster.js";
 import { eventInScope, scopeSnapshot, topologyHas } from "./scope.js";
 
@@ -41,6 +42,8 @@ const motion = new Motion(diagram, diagram.layer, { inspect: () => {} });
 const feed = new Feed(root.querySelector(".feed"), { shorten: (text) => (prefix ? text.replaceAll(prefix, "") : text) });
 const cards = new Cards(root.querySelector(".cards"));
 const status = root.querySelector(".present-status");
+const pushPanel = new PushPanel(root.querySelector(".push-box"), state, flags, code);
+let pushChecked; // the scenario whose push section was last looked for
 const shortName = (name) => (prefix && name.startsWith(prefix) ? name.slice(prefix.length) : name);
 
 /** The diagram after a shape change, with names shown without the scenario's prefix
@@ -82,6 +85,7 @@ const socket = new FlowSocket(flowSocketUrl(), {
     cards.add(seen);
     flags.lastSeq = socket.lastSeq;
     flags.ready = true;
+    pushPanel.update();
     diagram.invalidate();
     playWhenVisible();
     controlsRender();
@@ -94,6 +98,7 @@ const socket = new FlowSocket(flowSocketUrl(), {
     motion.feed(mine);
     feed.add(mine);
     cards.add(mine);
+    pushPanel.update();
     flags.lastSeq = socket.lastSeq;
     diagram.invalidate();
   },
@@ -180,6 +185,10 @@ async function poll() {
   root.querySelector(".scenario-name").textContent = scenario ? scenario.name : "No scenario loaded";
   root.querySelector(".explanation").textContent = scenario ? scenario.explanation : "Pick a scenario and press Load.";
   if (scenario && !flags.scenario) flags.scenario = scenario.slug;
+  if (scenario?.slug !== pushChecked) {
+    pushChecked = scenario?.slug;
+    pushPanel.check();
+  }
   const lock = root.querySelector("button[name=lock]");
   lock.setAttribute("aria-pressed", String(session.publishing_locked));
   lock.textContent = session.publishing_locked ? "Unlock publishing" : "Lock publishing";

@@ -14,9 +14,13 @@ export function scopeSnapshot(snapshot, prefix) {
   const queues = snapshot.topology.queues.filter((q) => q.name.startsWith(prefix));
   const topicArns = new Set(topics.map((t) => t.arn));
   const queueArns = new Set(queues.map((q) => q.arn));
+  // Mobile push: the scenario's applications (by name) and their devices.
+  const applications = (snapshot.topology.applications || []).filter((a) => a.name.startsWith(prefix));
+  const appArns = new Set(applications.map((a) => a.arn));
+  const endpoints = (snapshot.topology.endpoints || []).filter((e) => appArns.has(e.application_arn));
   return {
     ...snapshot,
-    topology: { topics, queues, subscriptions: snapshot.topology.subscriptions.filter((s) => topicArns.has(s.topic_arn)) },
+    topology: { topics, queues, subscriptions: snapshot.topology.subscriptions.filter((s) => topicArns.has(s.topic_arn)), applications, endpoints },
     workers: (snapshot.workers || []).filter((w) => queueArns.has(w.queue_arn)),
     producers: (snapshot.producers || []).filter((p) => topicArns.has(p.target_arn) || queueArns.has(p.target_arn)),
   };
