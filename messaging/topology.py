@@ -111,7 +111,8 @@ def is_tap(conn: Connection, name: str) -> bool:
 
 
 def topology_list(conn: Connection, *, subscriptions: SubscriptionListing) -> Listing:
-    """The listings only: ListTopics, ListQueues and (unless ``"none"``) the subscriptions."""
+    """The listings only: ListTopics, ListQueues and, unless ``"none"`` or there is no
+    topic and no tap, the subscriptions."""
     topic_arns: list[str] = []
     queue_urls: list[str] = []
     tap_urls: list[str] = []
@@ -135,6 +136,8 @@ def topology_list(conn: Connection, *, subscriptions: SubscriptionListing) -> Li
                     tap_urls.append(url)
                 elif is_listed(conn, name):
                     queue_urls.append(url)
+    if not topic_arns and not tap_urls:
+        subscriptions = "none"  # no topic, no tap: no subscription of Flowdash's concern
     listed, requests = _subscriptions_listed(
         conn, topic_arns=topic_arns, tap_names={url_name(u) for u in tap_urls}, how=subscriptions
     )

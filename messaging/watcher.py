@@ -303,11 +303,7 @@ class Watcher:
         if first:
             how = "account"  # subscriptions of taps whose topics are gone are found only so
         listing = topology_list(self.conn, subscriptions=how)
-        if not listing.topic_arns and not listing.tap_urls:
-            # No topics: no subscriptions to find, so the next round lists none.
-            self._subscription_listing = "account"
-            listing = replace(listing, subscription_requests=0)
-        elif how != "none":
+        if listing.subscription_requests:
             # Account-wide costs a request per 100 subscriptions in the account; by topic,
             # one per topic. Take the cheaper next time (a tap's are found either way).
             self._subscription_listing = (

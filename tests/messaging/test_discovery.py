@@ -303,3 +303,19 @@ async def test_settings_another_program_changes_show_at_the_periodic_reread(
         assert engine.watcher.index.topics[topic].attributes["DisplayName"] == "X"
     finally:
         await engine.stop()
+
+
+async def test_without_topics_no_subscriptions_are_listed(conn: Connection, other) -> None:
+    """Subscriptions belong to topics: with none (and no tap left), listing them is waste."""
+    _sns, sqs = other
+    sqs.create_queue(QueueName="alone")
+    engine = FlowEngine(conn, FlowEmitter(), watcher_options={**OPTIONS, "refresh_seconds": 0.3})
+    try:
+        await engine.start()
+        await asyncio.sleep(2.0)
+        counts = conn.requests.snapshot()
+        assert counts.get("sns.ListTopics", 0) >= 5 and counts.get("sqs.ListQueues", 0) >= 5
+        assert counts.get("sns.ListSubscriptions", 0) == 0, counts
+        assert counts.get("sns.ListSubscriptionsByTopic", 0) == 0, counts
+    finally:
+        await engine.stop()
