@@ -257,6 +257,15 @@ class Watcher:
         listing, topology = await self.run(
             self._read, previous=old.topology, reread=reread, first=not self.ready.is_set()
         )
+        current = self.index  # a depth sample may have replaced a queue meanwhile
+        if current is not old:
+            topology = replace(
+                topology,
+                queues=[
+                    current.queues.get(q.arn, q) if old.queues.get(q.arn) is q else q
+                    for q in topology.queues
+                ],
+            )
         new = TopologyIndex(topology)
         self.correlator.index = new
         if not self.outside:
@@ -269,7 +278,7 @@ class Watcher:
         self._taps_follow(new, listing)
         for arn, queue in new.queues.items():
             known = arn in self._sampling
-            if known and "queues" not in reread and old.queues.get(arn) is queue:
+            if known and "queues" not in reread:
                 continue  # attributes (and depth) from an earlier read
             # The read took the queue's attributes: that is a depth sample too.
             if known:
