@@ -37,7 +37,10 @@ from bench.harness import machine, progress, record_append
 
 BENCH = Path(__file__).resolve().parent
 #: In the order of the issue: overhead, latency, viewers, AWS cost, event log, browser.
-BENCHMARKS = ["overhead", "latency", "viewers", "aws_cost", "event_log", "browser", "watch_cost"]
+BENCHMARKS = [
+    "overhead", "latency", "viewers", "aws_cost", "event_log", "browser", "push_class",
+    "watch_cost",
+]  # fmt: skip
 #: The embedded observer's benchmarks: a name -> the script it runs and its arguments.
 OBSERVER = {
     "observer_viewers": ("viewers", ["--observer"]),

@@ -115,6 +115,11 @@ class ClientMiddleware:
             _local.client = None
 
 
+#: Delivers a topic's copy to an ``application`` subscription (mobile push), set by
+#: ``push`` (stock moto delivers nothing there). Returns the outcome the hook reports.
+application_delivery: Callable[..., Any] | None = None
+
+
 # --- SNS
 
 
@@ -223,7 +228,9 @@ def _sns_hooks(sns: Any) -> list[tuple[Any, str, Any]]:
             # SHA-256, passed on to its FIFO queues, which then need none of their own.
             # Stock moto passed none, and queues without it refused every copy.
             deduplication_id = hashlib.sha256(message.encode()).hexdigest()
-        subscriptions, _ = self.sns_backend.list_subscriptions_by_topic(topic_arn=self.arn)
+        # Every subscription: stock moto fans out to the first page of ListSubscriptions-
+        # ByTopic only (100), so a topic's 101st subscriber never got anything.
+        subscriptions = self.sns_backend._get_topic_subscriptions(self)
         now, client = time.time(), _client()
         _report(
             TopicPublished(
@@ -234,12 +241,19 @@ def _sns_hooks(sns: Any) -> list[tuple[Any, str, Any]]:
         )  # fmt: skip
         for sub in subscriptions:
             _local.delivering = (self.arn, message_id, sub.arn)
+            deliver = application_delivery if sub.protocol == "application" else None
             try:
-                decision = sub.publish(
-                    message, message_id, subject=subject, message_attributes=message_attributes,
-                    group_id=group_id, deduplication_id=deduplication_id,
-                    message_structure=message_structure,
-                )  # fmt: skip
+                if deliver is not None:
+                    decision = deliver(
+                        sub, message, message_id, message_attributes=message_attributes,
+                        message_structure=message_structure,
+                    )  # fmt: skip
+                else:
+                    decision = sub.publish(
+                        message, message_id, subject=subject,
+                        message_attributes=message_attributes, group_id=group_id,
+                        deduplication_id=deduplication_id, message_structure=message_structure,
+                    )  # fmt: skip
             except Exception as exc:
                 logger.warning("embedded SNS could not deliver to %s: %r", sub.endpoint, exc)
                 _report(

@@ -25,12 +25,26 @@ moto versions they were checked against, and are reversible for tests.
    scans a queue; a long poll gives the queue up while it waits. (A duplicate
    is still seen now and then in the test suite, after other tests ran in the
    process; not explained yet.)
+
+3. Concurrent SNS subscribes and device registrations (moto 5.2.5). Subscribe
+   looks for an existing subscription by iterating ``SNSBackend.subscriptions``
+   (an OrderedDict) while other request threads add to it; CreatePlatformEndpoint
+   iterates ``platform_endpoints`` the same way, and SetSubscriptionAttributes (which
+   Subscribe calls for its attributes) every subscription. A class of phones
+   registering and subscribing at once failed some of them with HTTP 500
+   ("OrderedDict mutated during iteration"), from about 150 concurrent phones on.
+   SNS takes them all. Fix: a backend's ``subscriptions``, ``platform_endpoints`` and
+   ``applications`` are dicts whose iteration scans a copy taken at once
+   (``_SnapshotDict``), set up as each SNS backend is made (a moto reset makes new
+   ones). No method is wrapped, so wrappers applied after these fixes stay intact.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
+from collections.abc import Iterator
 from typing import Any
 
 from .version import moto_supported
@@ -84,6 +98,34 @@ def _wait_for_messages(self: Any, timeout: int) -> None:
         lock.acquire()
 
 
+class _SnapshotDict(OrderedDict):  # type: ignore[type-arg]
+    """An OrderedDict whose iteration goes over a copy taken at once: ``list()`` of a
+    dict view runs in C without letting another thread in, so a request thread that adds
+    an entry meanwhile no longer breaks a scan. Writes and lookups are a dict's."""
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(list(super().keys()))
+
+    def keys(self) -> Any:
+        return list(super().keys())
+
+    def values(self) -> Any:
+        return list(super().values())
+
+    def items(self) -> Any:
+        return list(super().items())
+
+
+#: SNSBackend's dicts that request threads scan while others add to them.
+SNS_SCANNED = ("subscriptions", "platform_endpoints", "applications")
+
+
+def _sns_init(self: Any, *args: Any, **kwargs: Any) -> None:
+    _originals["sns_init"](self, *args, **kwargs)
+    for name in SNS_SCANNED:
+        setattr(self, name, _SnapshotDict(getattr(self, name)))
+
+
 def fixes_apply() -> bool:
     """Apply the corrections; returns whether they are active (never raises)."""
     if _originals:
@@ -98,6 +140,10 @@ def fixes_apply() -> bool:
     SQSBackend.receive_message = _receive_message  # type: ignore[method-assign]
     _originals["wait_for_messages"] = Queue.__dict__["wait_for_messages"]
     Queue.wait_for_messages = _wait_for_messages  # type: ignore[method-assign]
+    from moto.sns.models import SNSBackend
+
+    _originals["sns_init"] = SNSBackend.__dict__["__init__"]
+    SNSBackend.__init__ = _sns_init  # type: ignore[method-assign]
     return True
 
 
@@ -110,3 +156,7 @@ def fixes_revert() -> None:
         SQSBackend.receive_message = _originals.pop("receive_message")  # type: ignore[method-assign]
     if "wait_for_messages" in _originals:
         Queue.wait_for_messages = _originals.pop("wait_for_messages")  # type: ignore[method-assign]
+    from moto.sns.models import SNSBackend
+
+    if "sns_init" in _originals:
+        SNSBackend.__init__ = _originals.pop("sns_init")  # type: ignore[method-assign]

@@ -25,12 +25,13 @@ source, ``moto/sns/models.py``; the same gap is known in other emulators):
    ``PlatformPrincipal`` as they were set; SNS never returns them. Fix: both
    answers leave them out, for every client of the embedded server.
 
-The patched ``Subscription.publish`` returns a ``PushOutcome`` for an ``application``
-copy (filtered or not, delivered or not, and the payload the device got), so the
-broker's ``Topic.publish`` hook reports a ``delivered`` copy per enabled endpoint
-with what it received, and nothing for a disabled one. Applied with the embedded
-server after ``filtering`` (it wraps that module's ``Subscription.publish``), only
-to the moto versions in ``version``, and reversible for tests.
+The broker's ``Topic.publish`` hook hands each ``application`` copy to
+``application_deliver`` (registered as ``broker.application_delivery``), which returns
+a ``PushOutcome`` (filtered or not, delivered or not, and the payload the device got):
+the broker reports a ``delivered`` copy per enabled endpoint with what it received,
+and nothing for a disabled one. No ``Subscription.publish`` patch: ``filtering`` may
+be reverted and applied again (its tests do) without losing this. Applied with the
+embedded server, only to the moto versions in ``version``, and reversible for tests.
 """
 
 from __future__ import annotations
@@ -64,22 +65,15 @@ class EndpointGone(Exception):
     """The subscribed endpoint was deleted: SNS cannot deliver the copy."""
 
 
-def _subscription_publish(
+def application_deliver(
     self: Any,
     message: str,
     message_id: str,
-    subject: str | None = None,
+    *,
     message_attributes: dict[str, Any] | None = None,
-    group_id: str | None = None,
-    deduplication_id: str | None = None,
     message_structure: str | None = None,
-) -> Any:
-    if self.protocol != "application":
-        return _originals["subscription_publish"](
-            self, message, message_id, subject=subject, message_attributes=message_attributes,
-            group_id=group_id, deduplication_id=deduplication_id,
-            message_structure=message_structure,
-        )  # fmt: skip
+) -> PushOutcome:
+    """Deliver one publication to an ``application`` subscription (``self``) as SNS does."""
     decision = delivery_decide(self, message, message_attributes)
     if not decision.matched:
         return PushOutcome(matched=False, reason=decision.reason)
@@ -139,10 +133,12 @@ def push_apply() -> bool:
         return True
     if not moto_supported("mobile push through topics"):
         return False
-    from moto.sns.models import SNSBackend, Subscription
+    from moto.sns.models import SNSBackend
 
-    _originals["subscription_publish"] = Subscription.__dict__["publish"]
-    Subscription.publish = _subscription_publish  # type: ignore[method-assign]
+    from . import broker
+
+    _originals["delivery"] = broker.application_delivery
+    broker.application_delivery = application_deliver
     _originals["get_app_attributes"] = SNSBackend.__dict__["get_platform_application_attributes"]
     SNSBackend.get_platform_application_attributes = _get_platform_application_attributes  # type: ignore[method-assign]
     _originals["list_apps"] = SNSBackend.__dict__["list_platform_applications"]
@@ -153,10 +149,12 @@ def push_apply() -> bool:
 
 
 def push_revert() -> None:
-    from moto.sns.models import SNSBackend, Subscription
+    from moto.sns.models import SNSBackend
 
-    if "subscription_publish" in _originals:
-        Subscription.publish = _originals.pop("subscription_publish")  # type: ignore[method-assign]
+    from . import broker
+
+    if "delivery" in _originals:
+        broker.application_delivery = _originals.pop("delivery")
     if "get_app_attributes" in _originals:
         SNSBackend.get_platform_application_attributes = _originals.pop("get_app_attributes")  # type: ignore[method-assign]
     if "list_apps" in _originals:

@@ -4,6 +4,7 @@ payloads, disabled endpoints, against a real moto server over HTTP."""
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import boto3
@@ -209,3 +210,47 @@ def test_the_prefix_guards_push_resources(moto_url: str) -> None:
     assert [a.arn for a in push.platform_application_list(conn)] == [app]
     with pytest.raises(OutsidePrefix):
         push.platform_endpoint_create(conn, application_arn=theirs, token="t")
+
+
+def test_a_class_of_phones_registers_and_subscribes_at_once(conn: Connection, outside: Any) -> None:
+    """moto iterated its subscriptions and endpoints while other threads added to them
+    (HTTP 500, "OrderedDict mutated during iteration"); SNS takes every one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    topic = outside.create_topic(Name="class")["TopicArn"]
+    app = push.platform_application_create(conn, name="phones")
+    for _ in range(200):  # a class already there makes each scan long enough to collide
+        outside.subscribe(TopicArn=topic, Protocol="sms", Endpoint=f"+1555{_:07d}")
+
+    def phone(i: int) -> str:
+        arn = outside.create_platform_endpoint(PlatformApplicationArn=app, Token=f"t{i}")[
+            "EndpointArn"
+        ]
+        outside.subscribe(TopicArn=topic, Protocol="application", Endpoint=arn)
+        return str(arn)
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns often, as on a busy server: collisions
+    try:
+        with ThreadPoolExecutor(max_workers=32) as pool:
+            devices = list(pool.map(phone, range(300)))
+    finally:
+        sys.setswitchinterval(switch)
+    assert len(set(devices)) == 300
+    subs = outside.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic)
+    assert sum(1 for page in subs for s in page["Subscriptions"]) == 500
+
+
+def test_a_topic_reaches_more_than_a_hundred_devices(conn: Connection, outside: Any) -> None:
+    """moto fanned out to the first page of ListSubscriptionsByTopic only (100)."""
+    topic = outside.create_topic(Name="big-class")["TopicArn"]
+    app = push.platform_application_create(conn, name="phones")
+    devices = []
+    for i in range(130):
+        arn = outside.create_platform_endpoint(PlatformApplicationArn=app, Token=f"t{i}")[
+            "EndpointArn"
+        ]
+        outside.subscribe(TopicArn=topic, Protocol="application", Endpoint=arn)
+        devices.append(arn)
+    outside.publish(TopicArn=topic, Message="everyone")
+    assert received(conn) == {d: ["everyone"] for d in devices}
