@@ -33,7 +33,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Protocol
+from typing import Any, Protocol
 
 from .aio import AwsRunner
 from .connection import Connection
@@ -290,14 +290,21 @@ class WorkerPool:
             # don't sit in a 20 s long poll past that moment, or the move shows late.
             due = min(d.visible_at for d in group.doomed.values()) - started
             wait = max(1, min(wait, math.ceil(due) + 1))
-        response = await self.run(
-            self.conn.sqs.receive_message,
-            QueueUrl=queue.url,
-            MaxNumberOfMessages=batch,
-            WaitTimeSeconds=wait,
-            MessageAttributeNames=["All"],
-            MessageSystemAttributeNames=["All"],
+        poll = asyncio.ensure_future(
+            self.run(
+                self.conn.sqs.receive_message,
+                QueueUrl=queue.url,
+                MaxNumberOfMessages=batch,
+                WaitTimeSeconds=wait,
+                MessageAttributeNames=["All"],
+                MessageSystemAttributeNames=["All"],
+            )
         )
+        try:
+            response = await asyncio.shield(poll)
+        except asyncio.CancelledError:
+            poll.add_done_callback(partial(self._abandoned_poll_release, queue))
+            raise
         received_at = time.time()
         messages = [received_message(m) for m in response.get("Messages", [])]
         self._confirm_dead_letters(queue, group, started, messages, full=len(messages) >= batch)
@@ -320,6 +327,26 @@ class WorkerPool:
         self._deletes.add(deleting)
         deleting.add_done_callback(self._deletes.discard)
         return deleting
+
+    def _abandoned_poll_release(self, queue: Queue, poll: asyncio.Future[Any]) -> None:
+        """A stopped worker's long poll goes on in its thread (a boto3 call cannot be
+        interrupted) and may still take messages nobody will process: hand them back
+        at once instead of leaving them hidden for the visibility timeout. Their
+        receive count has gone up, as with any consumer that leaves mid-poll."""
+        if poll.cancelled() or poll.exception() is not None:
+            return
+        handles = [m["ReceiptHandle"] for m in poll.result().get("Messages", [])]
+        if not handles:
+            return
+        release = self.run(
+            self.conn.sqs.change_message_visibility_batch,
+            QueueUrl=queue.url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0}
+                for i, h in enumerate(handles)
+            ],
+        )
+        self.supervisor.background(release, name=f"release {queue.name}", resource=queue.arn)
 
     async def _settle(self, queue: Queue, done: list[ReceivedMessage], *, received: int) -> None:
         """Delete what was processed, then close the batch for the watcher."""

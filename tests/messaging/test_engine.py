@@ -189,3 +189,33 @@ async def test_fifo_workers_keep_each_groups_order(conn: Connection, engine) -> 
     assert not [n for g, n in processed if g == "b"]
     held = [e for e in rec.of("failed") if sent[e.message_id] != ("b", 0)]
     assert all("FIFO keeps the group's order" in e.reason for e in held)
+
+
+async def test_a_stopped_workers_abandoned_poll_hands_its_message_back(
+    conn: Connection, engine
+) -> None:
+    """boto3 cannot interrupt a long poll: a worker stopped mid-poll still takes the next
+    message in its thread. It must come back at once, not after the visibility timeout."""
+    engine, rec = engine
+    queue = resources.queue_create(conn, name="abandoned", visibility_timeout=60)
+    await engine.start()
+    engine.workers_set(queue.arn, WorkerSpec(count=1, min_ms=0, max_ms=0, wait_seconds=20))
+    await rec.wait_for(lambda: len(engine.workers.names(queue.arn)) == 1)
+    await asyncio.sleep(0.5)  # the worker's long poll is under way
+    engine.workers_set(queue.arn, WorkerSpec(count=0))
+    await rec.wait_for(lambda: not engine.workers.names(queue.arn))
+    publishing.queue_send(conn, queue_url=queue.url, body="after the stop")
+    await asyncio.sleep(1.5)  # the abandoned poll takes it
+
+    sqs = boto3.client(
+        "sqs", endpoint_url=conn.endpoint_url, region_name="us-east-1",
+        aws_access_key_id="x", aws_secret_access_key="x",
+    )  # fmt: skip
+    got = await asyncio.to_thread(
+        sqs.receive_message, QueueUrl=queue.url, WaitTimeSeconds=5,
+        MessageSystemAttributeNames=["ApproximateReceiveCount"],
+    )  # fmt: skip
+    messages = got.get("Messages", [])
+    assert [m["Body"] for m in messages] == ["after the stop"]
+    # Received twice: once by the abandoned poll, which handed it back, then here.
+    assert messages[0]["Attributes"]["ApproximateReceiveCount"] == "2"
