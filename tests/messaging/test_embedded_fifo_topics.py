@@ -22,9 +22,9 @@ def test_fifo_topic_deduplicates_into_a_queue_without_its_own_setting(moto_url: 
         Name="orders.fifo", Attributes={"FifoTopic": "true", "ContentBasedDeduplication": "true"}
     )["TopicArn"]
     url = sqs.create_queue(QueueName="orders.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
 
     for body in ("first", "first", "second"):  # the repeat is a duplicate: dropped
