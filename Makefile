@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# Test processes (pytest-xdist): 2 suits a 2-core machine; TEST_WORKERS=0 runs in one.
+TEST_WORKERS ?= 2
 
 .PHONY: install system-deps run test test-outside test-localstack lint bench clean
 
@@ -23,12 +25,12 @@ system-deps:
 	bash scripts/system_deps.sh
 
 test: system-deps install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --durations=15
 
 # The same suite with the embedded backend watched from outside (taps and samples),
 # as Flowdash watches LocalStack and AWS.
 test-outside: system-deps install
-	FLOWDASH_OBSERVER=outside $(BIN)/python -m pytest tests/messaging tests/dashboard tests/browser tests/classroom
+	FLOWDASH_OBSERVER=outside $(BIN)/python -m pytest -n $(TEST_WORKERS) --durations=15 tests/messaging tests/dashboard tests/browser tests/classroom
 
 # The backend contract suite (tests/backends) against a real LocalStack in host mode: its
 # own virtualenv (.venv-localstack, Python >= 3.12 from pyenv) is installed on the first run.
