@@ -4,7 +4,7 @@ every event recorded, and the shipped scenarios installed."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -16,6 +16,16 @@ from dashboard import flowbus
 from dashboard.classroom.loader import scenarios_install
 from dashboard.classroom.models import Scenario
 from messaging.config import BackendConfig
+from tests.live import LiveServer, flowdash_served
+
+from .browsing import PASSWORD
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A real ``manage.py serve`` (Daphne, embedded moto, the engine) for a browser test."""
+    with flowdash_served(tmp_path_factory.mktemp("classroom-live"), password=PASSWORD) as live:
+        yield live
 
 
 @pytest.fixture

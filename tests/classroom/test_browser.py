@@ -11,86 +11,17 @@ either page fails the test, and so does a missing Chromium (it is not skipped).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import httpx
-import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import Browser
 
-from tests.live import LiveServer, flowdash_served
+from tests.live import LiveServer
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
-PASSWORD = "classroom-test-password"
-WAIT_MS = 30_000
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with flowdash_served(tmp_path_factory.mktemp("classroom-live"), password=PASSWORD) as live:
-        yield live
-
-
-class Console:
-    """Console errors and uncaught exceptions of the pages it watches.
-
-    Chromium logs every HTTP error response as a console error. The test provokes
-    some on purpose (an unknown join code, a removed participant's next request);
-    those are listed with `expect` and only those are let through.
-    """
-
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-        self.expected: set[tuple[int, str]] = set()
-
-    def expect(self, status: int, path: str) -> None:
-        self.expected.add((status, path))
-
-    def watch(self, page: Page, label: str) -> Page:
-        def on_console(message: ConsoleMessage) -> None:
-            if message.type != "error":
-                return
-            url = message.location.get("url", "")
-            for status, path in self.expected:
-                if f"status of {status} " in message.text and url.endswith(path):
-                    return
-            self.errors.append(f"{label}: {message.text} ({url})")
-
-        page.on("console", on_console)
-        page.on("pageerror", lambda exc: self.errors.append(f"{label}: {exc}"))
-        return page
-
-
-def flag(page: Page, expression: str, arg: Any = None) -> None:
-    """Wait for a condition on the page; on a timeout, say what the page's flags were."""
-    try:
-        page.wait_for_function(expression, arg=arg, timeout=WAIT_MS)
-    except PlaywrightTimeout:
-        state = page.evaluate(
-            "JSON.stringify({presenter: window.flowdashPresenter, participant: "
-            "window.flowdashParticipant, status: document.querySelector('[role=status]')"
-            "?.textContent})"
-        )
-        raise AssertionError(f"timed out waiting for {expression}; page state: {state}") from None
+from .browsing import PASSWORD, Console, flag, in_chromium
 
 
 def test_instructor_and_student_share_a_class(server: LiveServer) -> None:
-    assert Path(CHROMIUM).exists(), f"Chromium is needed at {CHROMIUM} (apt-get install chromium)"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            run_class(browser, server.base)
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}\nserver log:\n{server.log_tail()}") from None
-        finally:
-            browser.close()
+    in_chromium(server, run_class)
 
 
 def run_class(browser: Browser, base: str) -> None:

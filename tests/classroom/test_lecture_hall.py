@@ -14,20 +14,17 @@ Any console error on a watched page fails the test.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
-from tests.live import LiveServer, flowdash_served
+from tests.live import LiveServer
 
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, Console, flag
+from .browsing import PASSWORD, Console, flag, in_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-PASSWORD = "lecture-hall-test-password"
 
 #: Every visible text element: its font size, and whether it is inside the diagram.
 TEXT_SIZES = """() => {
@@ -53,22 +50,8 @@ TEXT_SIZES = """() => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with flowdash_served(tmp_path_factory.mktemp("lecture-hall"), password=PASSWORD) as live:
-        yield live
-
-
 def test_lecture_hall(server: LiveServer) -> None:
-    assert Path(CHROMIUM).exists(), f"Chromium is needed at {CHROMIUM}"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            run(browser, server.base)
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}\nserver log:\n{server.log_tail()}") from None
-        finally:
-            browser.close()
+    in_chromium(server, run)
 
 
 #: The counters a node shows (depths are state, sampled, and may differ by a moment).

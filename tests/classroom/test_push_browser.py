@@ -10,17 +10,12 @@ fails the test.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from playwright.sync_api import Browser, Page
 
-import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from tests.live import ROOT, LiveServer
 
-from tests.live import ROOT, LiveServer, flowdash_served
+from .browsing import PASSWORD, Console, flag, in_chromium
 
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, Console, flag
-
-PASSWORD = "push-class-password"
 IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
@@ -30,22 +25,8 @@ ARTIFACTS = ROOT / "test-artifacts"
 WITHIN_MS = 1000
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with flowdash_served(tmp_path_factory.mktemp("push-live"), password=PASSWORD) as live:
-        yield live
-
-
 def test_three_phones_are_the_devices(server: LiveServer) -> None:
-    assert Path(CHROMIUM).exists(), f"Chromium is needed at {CHROMIUM} (apt-get install chromium)"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            run(browser, server.base)
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}\nserver log:\n{server.log_tail()}") from None
-        finally:
-            browser.close()
+    in_chromium(server, run)
 
 
 def publish(teacher: Page, text: str) -> int:
