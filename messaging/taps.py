@@ -11,17 +11,21 @@ attributes and body. What a tap adds to an account, and how it goes away:
 
 The name is derived from the topic ARN, so there is at most one tap per topic, a
 restarted Flowdash adopts the tap it left, and a tap whose topic is gone is known by
-name alone. The watcher deletes a tap when its topic is deleted, when Flowdash
-stops, and at start for taps left by a Flowdash that was killed (``tap_remove``);
-``manage.py flowcleanup`` removes every tap by hand (``tap_cleanup``).
+name alone. One exception: a spare name (``-<8 hex>s``) while AWS blocks the usual one,
+and the watcher removes whichever of the two its topic's tap is not. The watcher
+deletes a tap when its topic is deleted, when Flowdash stops, and at start for taps
+left by a Flowdash that was killed (``tap_remove``); ``manage.py flowcleanup``
+removes every tap by hand (``tap_cleanup``).
 
 Cost: creating a tap is two requests (CreateQueue with the policy and tags, then
 Subscribe); removing one is an Unsubscribe and a DeleteQueue. Reading one is one
 20 s long poll per topic when idle, 3 requests a minute.
 
 On AWS a deleted queue's name cannot be used again for 60 s
-(``QueueDeletedRecently``): a Flowdash restarted within a minute of a clean stop
-re-creates its taps only after that minute, and says so in an ``error`` event.
+(``QueueDeletedRecently``; LocalStack only with ``SQS_DELAY_RECENTLY_DELETED=1``, moto
+never): a Flowdash restarted within a minute of a clean stop taps its topics under the
+spare name. A third start within that minute finds both names blocked and says so in an
+``error`` event until one is free.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .connection import Connection
-from .errors import ResourceConflict, ResourceNotFound, aws_errors
+from .errors import FlowdashError, ResourceConflict, ResourceNotFound, aws_errors
 from .resources import TAGS, TAP_MARK, Topic, arn_name, url_name
 from .subscriptions import POLICY_SID
 
@@ -44,6 +48,9 @@ TAP_RETENTION_SECONDS = 300
 TAP_OF_TAG = "flowdash:tap-of"
 #: SQS tag values are at most 256 characters; a longer topic ARN is named by the digest only.
 TAG_VALUE_MAX = 256
+SPARE_MARK = "s"
+#: AWS's answer to CreateQueue with a name deleted less than 60 s ago.
+DELETED_RECENTLY = "QueueDeletedRecently"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,19 +61,30 @@ class Tap:
     subscription_arn: str
 
 
-def tap_queue_name(conn: Connection, topic: Topic) -> str:
+def tap_queue_name(conn: Connection, topic: Topic, *, spare: bool = False) -> str:
+    """The tap's queue name; the ``spare`` one (an ``s`` after the digest) serves while
+    AWS keeps the first name blocked (``QueueDeletedRecently``)."""
     stem = topic.name.removesuffix(".fifo")
     digest = hashlib.sha256(topic.arn.encode()).hexdigest()[:8]
     head = f"{conn.prefix}{TAP_MARK}"
-    room = 80 - len(head) - len(digest) - 1 - (5 if topic.fifo else 0)
-    return f"{head}{stem[:room]}-{digest}" + (".fifo" if topic.fifo else "")
+    room = 80 - len(head) - len(digest) - 2 - (5 if topic.fifo else 0)
+    mark = SPARE_MARK if spare else ""
+    return f"{head}{stem[:room]}-{digest}{mark}" + (".fifo" if topic.fifo else "")
+
+
+def tap_names(conn: Connection, topic: Topic) -> tuple[str, str]:
+    """Both names a topic's tap may have: the usual one and the spare."""
+    return tap_queue_name(conn, topic), tap_queue_name(conn, topic, spare=True)
+
+
+def topic_stub(topic_arn: str) -> Topic:
+    """A topic known only by its ARN (enough to name its tap)."""
+    return Topic(arn=topic_arn, name=arn_name(topic_arn), fifo=topic_arn.endswith(".fifo"))
 
 
 def tap_name_for(conn: Connection, topic_arn: str) -> str:
     """The tap queue name of a topic known only by its ARN."""
-    return tap_queue_name(
-        conn, Topic(arn=topic_arn, name=arn_name(topic_arn), fifo=topic_arn.endswith(".fifo"))
-    )
+    return tap_queue_name(conn, topic_stub(topic_arn))
 
 
 def tap_queue_arn(topic_arn: str, name: str) -> str:
@@ -97,9 +115,18 @@ def _tap_policy(queue_arn: str, topic_arn: str) -> str:
 def tap_ensure(conn: Connection, topic: Topic) -> Tap:
     """Create (or adopt) the topic's tap queue and subscription: two requests. Idempotent:
     CreateQueue with the same attributes and Subscribe with the same endpoint return
-    what exists."""
+    what exists. While AWS blocks the usual name (deleted less than 60 s ago, as when
+    Flowdash stopped and started again), the spare name serves."""
     conn.write_check()
-    name = tap_queue_name(conn, topic)
+    try:
+        return _tap_make(conn, topic, tap_queue_name(conn, topic))
+    except FlowdashError as exc:  # an HTTP 400 with its own code: InvalidInput here
+        if DELETED_RECENTLY not in (exc.code or ""):
+            raise
+    return _tap_make(conn, topic, tap_queue_name(conn, topic, spare=True))
+
+
+def _tap_make(conn: Connection, topic: Topic, name: str) -> Tap:
     queue_arn = tap_queue_arn(topic.arn, name)
     attributes: dict[QueueAttributeNameType, str] = {
         "MessageRetentionPeriod": str(TAP_RETENTION_SECONDS),

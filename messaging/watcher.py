@@ -50,7 +50,7 @@ from .publishing import received_message
 from .resources import Depth as QueueDepth
 from .resources import Queue, Topic, is_listed, queue_from_attributes, topic_get, url_name
 from .supervisor import Supervisor
-from .taps import Tap, tap_ensure, tap_name_for, tap_queue_name, tap_remove, tap_topic
+from .taps import Tap, tap_ensure, tap_names, tap_remove, tap_topic, topic_stub
 from .topology import (
     Listing,
     SubscriptionListing,
@@ -203,7 +203,9 @@ class Watcher:
         sampling.wake.set()
 
     async def taps_ready(self) -> None:
-        """Wait until every known topic is tapped: from then on no publication is missed."""
+        """Wait until every known topic is tapped, from when on no publication is missed,
+        or its tap failed once (an ``error`` event says why and the tap keeps trying):
+        a tap AWS refuses must not keep Flowdash from starting."""
         await asyncio.gather(*(event.wait() for event in self._tapped.values()))
 
     async def run_forever(self) -> None:
@@ -335,10 +337,16 @@ class Watcher:
                 )
         for arn in set(self._taps) - set(wanted):
             self._taps.pop(arn).cancel()
-            self._tapped.pop(arn, None)
+            if (tapped := self._tapped.pop(arn, None)) is not None:
+                tapped.set()  # nothing left to wait for
         if self.conn.config.read_only:
             return  # observe-only: no taps, and nothing else is changed either
-        wanted_names = {tap_queue_name(self.conn, t) for t in wanted.values()}
+        # A topic's tap has one of two names (``taps.tap_names``): once it is made, only
+        # that one is wanted, and a queue under the other name is removed.
+        wanted_names: set[str] = set()
+        for arn, topic in wanted.items():
+            made = self._tap_made.get(arn)
+            wanted_names |= {url_name(made.queue_url)} if made else set(tap_names(self.conn, topic))
         subscribers: dict[str, list[str]] = {}
         for sub in listing.subscriptions:
             if sub.protocol == "sqs":
@@ -360,15 +368,17 @@ class Watcher:
 
     async def _tap_gone(self, url: str, known: Tap | None, subscriptions: list[str]) -> None:
         """Remove a tap queue no watched topic wants. One made by another (a killed
-        Flowdash) is removed only when its topic is confirmed gone or out of view:
-        a topic just created may be missing from an eventually consistent listing."""
+        Flowdash) is removed only when its topic is confirmed gone or out of view, or
+        the topic has its tap under the other name: a topic just created may be missing
+        from an eventually consistent listing."""
         name = url_name(url)
         try:
             if known is None and self.tapping:
                 topic_arn = await self.run(tap_topic, conn=self.conn, queue_url=url)
                 if (
                     topic_arn is not None
-                    and tap_name_for(self.conn, topic_arn) == name
+                    and topic_arn not in self._tap_made
+                    and name in tap_names(self.conn, topic_stub(topic_arn))
                     and await self._topic_watchable(topic_arn)
                 ):
                     self._tap_kept.add(name)
@@ -496,11 +506,15 @@ class Watcher:
                 except asyncio.CancelledError:
                     raise
                 except ResourceNotFound:
+                    if tap is None and (tapped := self._tapped.get(topic.arn)) is not None:
+                        tapped.set()  # the topic is gone: the next listing drops it
                     tap = None  # the tap queue or topic went away; make it again next time
                     attempt += 1
                     await asyncio.sleep(backoff(attempt))
                 except FlowdashError as exc:
                     self._error("tap", exc, resource=topic.arn)
+                    if tap is None and (tapped := self._tapped.get(topic.arn)) is not None:
+                        tapped.set()  # not tapped, but said so: the engine may start
                     attempt += 1
                     await asyncio.sleep(backoff(attempt))
         finally:
