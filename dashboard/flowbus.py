@@ -155,7 +155,7 @@ class FlowBus:
         emitter.subscribe(self._collect)
         engine = FlowEngine(connection(), emitter, watcher_options=settings.FLOWDASH_WATCHER)
         self.engine = engine
-        self.push = pushhub.PushHub(self.layer, topology=lambda: engine.correlator.index.topology)
+        self.push = pushhub.PushHub(self.layer)
         emitter.subscribe(self.push.collect)
         supervisor = engine.supervisor
         try:

@@ -17,8 +17,10 @@ comes from the hub directly (``local``).
 What a phone received: the embedded observer names it (``Delivered.body``, the
 device's platform payload). The outside watcher (``endpoint``/``aws``) cannot see a
 device's copy, so the hub works it out from the publication it saw
-(``messaging.push.payload_for``), and drops a copy to an endpoint the topology shows
-disabled, which the watcher's policy-based ``delivered`` does not know about.
+(``messaging.push.payload_for``). Whether a device gets a copy at all is the engine's
+to say on both paths (no ``delivered`` for a disabled endpoint: the broker on the
+embedded backend, ``messaging.correlation`` from the topology outside), so the hub
+takes every ``delivered`` it is given.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ import json
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
 from typing import Any
 
 from channels.layers import BaseChannelLayer
@@ -36,7 +37,6 @@ from channels.layers import BaseChannelLayer
 from messaging.errors import FlowdashError
 from messaging.events import Delivered, FlowEvent, Published
 from messaging.push import application_arn_parse, endpoint_application_arn, payload_for
-from messaging.topology import Topology
 
 logger = logging.getLogger(__name__)
 
@@ -60,12 +60,9 @@ def local() -> PushHub | None:
 
 
 class PushHub:
-    def __init__(
-        self, layer: BaseChannelLayer, topology: Callable[[], Topology] | None = None
-    ) -> None:
+    def __init__(self, layer: BaseChannelLayer) -> None:
         global _hub
         self.layer = layer
-        self._topology = topology
         self._published: OrderedDict[str, str] = OrderedDict()
         self._owner: dict[str, int] = {}  #: endpoint ARN -> participant id
         self._streams: OrderedDict[int, tuple[int, deque[dict[str, Any]]]] = OrderedDict()
@@ -92,7 +89,7 @@ class PushHub:
         if not isinstance(event, Delivered) or event.protocol != "application":
             return
         owner = self._owner.get(event.endpoint)
-        if owner is None or self._disabled(event.endpoint):
+        if owner is None:
             return
         try:
             platform, _ = application_arn_parse(endpoint_application_arn(event.endpoint))
@@ -115,14 +112,6 @@ class PushHub:
             self._streams.popitem(last=False)
         self._pending.append((owner, note))
         self._wake.set()
-
-    def _disabled(self, endpoint_arn: str) -> bool:
-        if self._topology is None:
-            return False
-        for endpoint in self._topology().endpoints:
-            if endpoint.arn == endpoint_arn:
-                return not endpoint.enabled
-        return False
 
     def snapshot(self, participant_id: int) -> dict[str, Any]:
         seq, recent = self._streams.get(participant_id, (0, deque()))

@@ -81,10 +81,15 @@ def outbox_recent(
         ).values_list("trace_id", "data__body")
     )
     # A device's copy names what it received (its platform's payload); others the body.
+    # Watched from outside, a delivery says nothing of the device's payload, so where
+    # the embedded backend recorded the push itself, its record says what was sent.
+    recorded = {(r["to"], r["message_id"]): r["body"] for r in embedded_records}
     cards: list[dict[str, Any]] = [
         {
             "kind": d["protocol"], "to": d["endpoint"], "trace_id": d["trace_id"],
-            "body": d["body"] if d.get("body") is not None else bodies.get(d["trace_id"], ""),
+            "body": d["body"] if d.get("body") is not None else recorded.get(
+                (d["endpoint"], d["trace_id"]), bodies.get(d["trace_id"], "")
+            ),
             "ts": d["ts"], "source": "subscription",
         }
         for d in delivered

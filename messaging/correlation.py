@@ -12,7 +12,9 @@ treated as sent straight to the queue.
 The first to see a publication, the tap or a worker that received a copy, emits
 ``published`` and the fanout (``delivered``/``filtered`` per subscription, as
 AWS's filter rules decide); later sightings add nothing, so a journey always
-starts with ``published`` whoever won the race.
+starts with ``published`` whoever won the race. A device endpoint (an
+``application`` subscription) that the last topology read showed disabled gets no
+``delivered``: SNS sends it nothing, as the embedded observer reports it.
 """
 
 from __future__ import annotations
@@ -142,6 +144,8 @@ class Correlator:
             if not result.matched:
                 self._emitter.emit(Filtered, reason=result.reason or "filtered", **common)
                 continue
+            if sub.protocol == "application" and self.index.endpoint_disabled(sub.endpoint):
+                continue  # SNS delivers nothing to a switched-off device, and says nothing
             self._emitter.emit(Delivered, **common)
             if sub.protocol == "sqs":
                 self._delivered.remember(trace + sub.endpoint, None)

@@ -22,7 +22,7 @@ from .errors import FlowdashError
 from .events import Error, FlowEmitter, ResourceChanged
 from .observer import EmbeddedObserver
 from .supervisor import LoopFailure, Supervisor
-from .topology import TopologyIndex
+from .topology import Topology, TopologyIndex, push_changes
 from .watcher import TAP_REMOVE_SECONDS, Watcher
 from .workers import WorkerPool, WorkerSpec
 
@@ -84,6 +84,10 @@ class FlowEngine:
         self._task: asyncio.Task[None] | None = None
         self._bursts: set[asyncio.Task[None]] = set()
         self.watcher.on_refresh(self._apply_workers)
+        #: The push topology the outside path last announced (None before the first read).
+        self._push_seen: Topology | None = None
+        if not inside:
+            self.watcher.on_refresh(self._push_announce)
 
     async def start(self, *, within: float = 15.0) -> None:
         """Start watching; returns once the topology is read and the topics are tapped.
@@ -180,6 +184,17 @@ class FlowEngine:
                 source="flowdash",
             )  # fmt: skip
         self.watcher.depth_soon(queue.arn)
+
+    def _push_announce(self, index: TopologyIndex) -> None:
+        """Outside path: announce applications and devices that came, went or were
+        switched on or off since the last read (the embedded observer reports these
+        itself), so viewers resync and draw a disabled device as one. The first read
+        only sets the baseline, as the watcher's own announcements do."""
+        seen, self._push_seen = self._push_seen, index.topology
+        if seen is None:
+            return
+        for kind, action, arn in push_changes(seen, index.topology):
+            self.emitter.emit(ResourceChanged, kind=kind, action=action, arn=arn)
 
     def _apply_workers(self, index: TopologyIndex) -> None:
         for queue_arn, spec in self._wanted.items():

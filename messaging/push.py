@@ -226,16 +226,23 @@ def platform_application_get(conn: Connection, *, arn: str) -> PlatformApplicati
     return _application(arn, attributes.get("Attributes", {}))
 
 
-def platform_application_delete(conn: Connection, *, arn: str) -> None:
+def platform_application_delete(conn: Connection, *, arn: str) -> int:
     """Delete the application and its endpoints, unsubscribing those from their topics
-    first (SNS deletes the endpoints but leaves their subscriptions behind)."""
+    first (SNS leaves an endpoint's subscriptions behind); returns how many devices went.
+
+    Each endpoint is deleted by itself (one DeleteEndpoint each) before the application:
+    LocalStack (2026.3) deletes an application without its endpoints, which then stay
+    in its store, unlisted, with their tokens taken."""
     conn.write_check()
     platform_application_get(conn, arn=arn)  # raises if gone or not Flowdash's
     endpoints = {e.arn for e in platform_endpoint_list(conn, application_arn=arn)}
     _unsubscribe_endpoints(conn, endpoints)
     with aws_errors(field="application_arn"):
+        for endpoint_arn in sorted(endpoints):
+            conn.sns.delete_endpoint(EndpointArn=endpoint_arn)
         conn.sns.delete_platform_application(PlatformApplicationArn=arn)
     conn.notify("topology.changed")
+    return len(endpoints)
 
 
 def _application(arn: str, attributes: Mapping[str, str]) -> PlatformApplication:

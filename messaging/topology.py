@@ -291,6 +291,8 @@ class TopologyIndex:
         self.topology = topology
         self.topics = {t.arn: t for t in topology.topics}
         self.queues = {q.arn: q for q in topology.queues}
+        #: Device endpoints by ARN, with their ``Enabled`` state as the last read saw it.
+        self.endpoints = {e.arn: e for e in topology.endpoints}
         self.subscriptions_by_topic: dict[str, list[Subscription]] = {}
         self.raw_topics_by_queue: dict[str, set[str]] = {}
         for sub in topology.subscriptions:
@@ -298,6 +300,38 @@ class TopologyIndex:
             if sub.protocol == "sqs" and sub.raw_message_delivery:
                 self.raw_topics_by_queue.setdefault(sub.endpoint, set()).add(sub.topic_arn)
 
+    def endpoint_disabled(self, endpoint_arn: str) -> bool:
+        """Whether SNS delivers nothing to this device: its endpoint is known and disabled.
+
+        Known from the topology reads (``ListEndpointsByPlatformApplication`` gives every
+        device's attributes, one request per application), never asked per publication.
+        A device the last read did not show (created since, or a role that may not list
+        applications) counts as enabled, as the policy alone would say."""
+        endpoint = self.endpoints.get(endpoint_arn)
+        return endpoint is not None and not endpoint.enabled
+
     @classmethod
     def empty(cls) -> TopologyIndex:
         return cls(Topology(topics=[], queues=[], subscriptions=[]))
+
+
+def push_changes(old: Topology, new: Topology) -> list[tuple[str, str, str]]:
+    """``(kind, action, arn)`` for each platform application and device endpoint that
+    appeared, went or changed (switched on or off, new custom user data) between two
+    reads: what the outside path announces as ``resource_changed``, in the words the
+    embedded observer uses (kinds ``application`` and ``endpoint``), so a viewer
+    resyncs and draws a device switched off as such whichever path watches."""
+    changes: list[tuple[str, str, str]] = []
+    pairs: tuple[tuple[str, Mapping[str, object], Mapping[str, object]], ...] = (
+        ("application", {a.arn: a for a in old.applications}, {a.arn: a for a in new.applications}),
+        ("endpoint", {e.arn: e for e in old.endpoints}, {e.arn: e for e in new.endpoints}),
+    )
+    for kind, before, after in pairs:
+        changes.extend((kind, "created", arn) for arn in sorted(after.keys() - before.keys()))
+        changes.extend((kind, "deleted", arn) for arn in sorted(before.keys() - after.keys()))
+        changes.extend(
+            (kind, "changed", arn)
+            for arn in sorted(after.keys() & before.keys())
+            if after[arn] != before[arn]
+        )
+    return changes
