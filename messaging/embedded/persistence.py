@@ -18,11 +18,17 @@ What is saved, per account and region (moto models, read from their ``__dict__``
 - SNS ``Topic``: every plain field (attributes, FIFO, content-based dedup, tags,
   policy); not its record of past publishes (``sent_notifications``);
 - SNS ``Subscription``: every plain field (filter policy and scope, raw delivery,
-  confirmation), with its topic's ARN.
+  confirmation), with its topic's ARN;
+- SNS ``PlatformApplication`` (mobile push): name, platform, ARN and attributes, but
+  not its credentials (``PlatformCredential``, ``PlatformPrincipal``), see
+  ``_application_fields``;
+- SNS ``PlatformEndpoint`` (a device): ARN and id, token, custom user data and
+  attributes (``Enabled``), with its application's ARN. So a phone registered before a
+  restart is still a device of the class, subscribed and switched on or off as it was.
 
 Not saved: deleted receipt handles (deleting one again after a restart answers
-ReceiptHandleIsInvalid), SMS and mobile-push records, platform applications and
-endpoints, and moto's other services. "Plain" means JSON and bytes (base64);
+ReceiptHandleIsInvalid), SMS and mobile-push records (what was sent), platform
+credentials, and moto's other services. "Plain" means JSON and bytes (base64);
 anything else a model holds (locks, links to other models) is rebuilt or dropped.
 
 When it is written: the broker reports every change it sees (``broker.
@@ -52,6 +58,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +94,10 @@ _QUEUE_SKIP = frozenset(
 _MESSAGE_SKIP = frozenset({"receipt_handle", "_old_receipt_handles", "visible_at", "user_id"})
 _TOPIC_SKIP = frozenset({"sns_backend", "sent_notifications"})
 _SUBSCRIPTION_SKIP = frozenset({"topic", "_filter_policy_matcher", "_flowdash_filter_policy"})
+#: An endpoint's link to its application is rebuilt from the ARN; ``messages`` is the
+#: record of pushes sent (not state, as a topic's ``sent_notifications``); ``id`` is a
+#: UUID, saved as text.
+_ENDPOINT_SKIP = frozenset({"application", "messages", "id"})
 _BYTES = "$bytes"
 
 
@@ -102,17 +113,20 @@ class Restored:
     queues: int = 0
     subscriptions: int = 0
     messages: int = 0
+    applications: int = 0
+    endpoints: int = 0
 
     def describe(self, path: Path) -> str:
-        counts = ", ".join(
-            f"{n} {word}{'' if n == 1 else 's'}"
-            for n, word in (
-                (self.topics, "topic"),
-                (self.queues, "queue"),
-                (self.subscriptions, "subscription"),
-                (self.messages, "message"),
-            )
-        )
+        """What came back; mobile push is named only when there was some."""
+        counted = [
+            (self.topics, "topic"),
+            (self.queues, "queue"),
+            (self.subscriptions, "subscription"),
+            (self.messages, "message"),
+        ]
+        if self.applications or self.endpoints:
+            counted += [(self.applications, "platform application"), (self.endpoints, "device")]
+        counts = ", ".join(f"{n} {word}{'' if n == 1 else 's'}" for n, word in counted)
         return f"restored {counts} from {path_shown(path)}"
 
 
@@ -162,6 +176,33 @@ def _fields(model: Any, skip: frozenset[str]) -> dict[str, Any]:
     return fields
 
 
+def _application_fields(app: Any) -> dict[str, Any]:
+    """A platform application's state without its credentials.
+
+    ``PlatformCredential`` and ``PlatformPrincipal`` are not written: the state file is
+    plain text in ``var/``, and a user may have typed a real FCM key or Apple key into
+    the form. Nothing needs them to recreate the application: the embedded moto sends
+    no push (it records), checks no credential, and every read of an application leaves
+    them out (``embedded.push``), so a restored application without them answers every
+    client exactly as before. (On ``aws`` they live in SNS itself; nothing is saved.)
+    """
+    from ..push import SECRET_ATTRIBUTES
+
+    fields = _fields(app, frozenset())
+    fields["attributes"] = {
+        k: v for k, v in (fields.get("attributes") or {}).items() if k not in SECRET_ATTRIBUTES
+    }
+    return fields
+
+
+def _endpoint_fields(endpoint: Any) -> dict[str, Any]:
+    return {
+        "application_arn": endpoint.application.arn,
+        "id": str(endpoint.id),
+        "fields": _fields(endpoint, _ENDPOINT_SKIP),
+    }
+
+
 # --- Capture --------------------------------------------------------------------------------
 
 
@@ -195,13 +236,17 @@ def state_capture() -> dict[str, Any]:
             {"topic_arn": sub.topic.arn, "fields": _fields(sub, _SUBSCRIPTION_SKIP)}
             for sub in list(backend.subscriptions.values())
         ]
-        if topics or subscriptions:
+        applications = [_application_fields(a) for a in list(backend.applications.values())]
+        endpoints = [_endpoint_fields(e) for e in list(backend.platform_endpoints.values())]
+        if topics or subscriptions or applications or endpoints:
             sns.append(
                 {
                     "account": account,
                     "region": region,
                     "topics": topics,
                     "subscriptions": subscriptions,
+                    "applications": applications,
+                    "endpoints": endpoints,
                 }
             )
     return {
@@ -224,7 +269,13 @@ class StateUnreadable(ValueError):
 def state_restore(*, state: dict[str, Any]) -> Restored:
     """Build moto's models from ``state_capture``'s data; resources of the same name
     are replaced. Call before the server takes requests: nothing here is reported."""
-    from moto.sns.models import Subscription, Topic, sns_backends
+    from moto.sns.models import (
+        PlatformApplication,
+        PlatformEndpoint,
+        Subscription,
+        Topic,
+        sns_backends,
+    )
     from moto.sqs.models import Message, Queue, sqs_backends
 
     if state.get("format") != STATE_FORMAT or not isinstance(state.get("version"), int):
@@ -240,7 +291,7 @@ def state_restore(*, state: dict[str, Any]) -> Restored:
             state.get("moto"),
             moto_version(),
         )
-    topics = queues = subscriptions = messages = 0
+    topics = queues = subscriptions = messages = applications = endpoints = 0
     restored_queues: list[Any] = []
     for region_state in state.get("sqs", []):
         account, region = region_state["account"], region_state["region"]
@@ -281,7 +332,31 @@ def state_restore(*, state: dict[str, Any]) -> Restored:
             sub._filter_policy_matcher = None
             sns_backend.subscriptions[sub.arn] = sub
             subscriptions += 1
-    return Restored(topics=topics, queues=queues, subscriptions=subscriptions, messages=messages)
+        for fields in map(_unplain, region_state.get("applications", [])):
+            app = PlatformApplication(
+                account, region, fields["name"], fields["platform"], fields["attributes"]
+            )
+            app.__dict__.update(fields)
+            sns_backend.applications[app.arn] = app
+            applications += 1
+        for saved in region_state.get("endpoints", []):
+            application = sns_backend.applications.get(saved["application_arn"])
+            if application is None:
+                logger.warning("not restored: device of %s (gone)", saved["application_arn"])
+                continue
+            fields = _unplain(saved["fields"])
+            endpoint = PlatformEndpoint(
+                account, region, application, fields["custom_user_data"], fields["token"],
+                fields["attributes"],
+            )  # fmt: skip
+            endpoint.__dict__.update(fields)
+            endpoint.id = uuid.UUID(saved["id"])
+            sns_backend.platform_endpoints[endpoint.arn] = endpoint
+            endpoints += 1
+    return Restored(
+        topics=topics, queues=queues, subscriptions=subscriptions, messages=messages,
+        applications=applications, endpoints=endpoints,
+    )  # fmt: skip
 
 
 def _message(message_cls: Any, saved: dict[str, Any]) -> Any:

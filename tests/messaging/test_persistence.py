@@ -25,6 +25,7 @@ from messaging import resources
 from messaging.config import BackendConfig
 from messaging.connection import Connection
 from messaging.embedded import EmbeddedServer
+from messaging.embedded.contents import moto_sns_outbox
 from messaging.embedded.persistence import STATE_FILE_NAME
 from messaging.inspection import queue_inspect
 from tests.live import flowdash_served
@@ -402,3 +403,94 @@ def test_serve_restarts_with_what_it_had(tmp_path: Path, stop: str) -> None:
             f"{var / STATE_FILE_NAME}" in banner
         ), banner
         served_check(again.moto)
+
+
+# --- Mobile push: applications and devices come back, credentials are never written ----------
+
+SECRET = "AAAA-real-looking-fcm-server-key-not-for-the-file"
+APNS_SECRET = "-----BEGIN PRIVATE KEY-----apple-key-not-for-the-file"
+
+
+def test_restart_keeps_push_applications_and_devices_without_their_credentials(
+    first: EmbeddedServer, state: Path, moto_server: str
+) -> None:
+    """After a restart every phone is still a device of its application, subscribed and
+    switched on or off as it was, so nobody registers again; the file holds no
+    credential, and the restored devices receive the next publication as SNS would."""
+    assert first.url
+    sns, _ = clients(first.url)
+    gcm = sns.create_platform_application(
+        Name="phones-android", Platform="GCM",
+        Attributes={"PlatformCredential": SECRET, "PlatformPrincipal": "flowdash"},
+    )["PlatformApplicationArn"]  # fmt: skip
+    apns = sns.create_platform_application(
+        Name="phones-ios", Platform="APNS",
+        Attributes={"PlatformCredential": APNS_SECRET, "PlatformPrincipal": "KEYID12345"},
+    )["PlatformApplicationArn"]  # fmt: skip
+    tokens = {"a": "fcm-token-a", "b": "fcm-token-b", "c": "ab" * 32}
+    devices = {
+        label: sns.create_platform_endpoint(
+            PlatformApplicationArn=apns if label == "c" else gcm, Token=token,
+            CustomUserData=f"phone {label}",
+        )["EndpointArn"]
+        for label, token in tokens.items()
+    }  # fmt: skip
+    sns.set_endpoint_attributes(EndpointArn=devices["b"], Attributes={"Enabled": "false"})
+    topic = sns.create_topic(Name="class")["TopicArn"]
+    for arn in devices.values():
+        sns.subscribe(TopicArn=topic, Protocol="application", Endpoint=arn)
+
+    def push_state(url: str) -> dict[str, Any]:
+        client, _ = clients(url)
+        apps = {
+            a["PlatformApplicationArn"]: a["Attributes"]
+            for a in client.list_platform_applications()["PlatformApplications"]
+        }
+        endpoints = {
+            e["EndpointArn"]: e["Attributes"]
+            for app in apps
+            for e in client.list_endpoints_by_platform_application(PlatformApplicationArn=app)[
+                "Endpoints"
+            ]
+        }
+        subs = sorted(
+            (s["Protocol"], s["Endpoint"], s["SubscriptionArn"])
+            for s in client.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        )
+        return {"applications": apps, "endpoints": endpoints, "subscriptions": subs}
+
+    before = push_state(first.url)
+    assert before["endpoints"][devices["b"]]["Enabled"] == "false"
+    first.stop()
+    text = state.read_text()
+    assert SECRET not in text and APNS_SECRET not in text and "KEYID12345" not in text
+    assert "PlatformCredential" not in text and "PlatformPrincipal" not in text
+
+    moto_reset(moto_server)
+    second = EmbeddedServer(port=0, state_path=state)
+    url = second.start()
+    try:
+        assert second.state_note == (
+            "restored 1 topic, 0 queues, 3 subscriptions, 0 messages, 2 platform applications, "
+            f"3 devices from {state}"
+        )
+        assert push_state(url) == before
+        sns, _ = clients(url)
+        # A phone registering its token again gets its device back, not a new one.
+        again = sns.create_platform_endpoint(
+            PlatformApplicationArn=gcm, Token=tokens["a"], CustomUserData="phone a"
+        )["EndpointArn"]
+        assert again == devices["a"]
+        # The restored devices receive as before: the disabled one nothing.
+        gcm_payload = json.dumps({"notification": {"body": "after restart"}})
+        apns_payload = json.dumps({"aps": {"alert": "after restart"}})
+        sent = sns.publish(
+            TopicArn=topic, MessageStructure="json",
+            Message=json.dumps({"default": "after", "GCM": gcm_payload, "APNS": apns_payload}),
+        )["MessageId"]  # fmt: skip
+        outbox = moto_sns_outbox(account=ACCOUNT, region="us-east-1")
+        assert sorted((r["to"], r["message_id"], r["body"]) for r in outbox) == sorted(
+            [(devices["a"], sent, gcm_payload), (devices["c"], sent, apns_payload)]
+        )
+    finally:
+        second.stop()
