@@ -64,7 +64,8 @@ class ScenarioAdmin(admin.ModelAdmin):
             self.message_user(
                 request,
                 f"{scenario}: deleted {len(result.topics)} topic(s), {len(result.queues)} "
-                f"queue(s) and stopped {result.workers} worker setting(s).",
+                f"queue(s), {len(result.applications)} platform application(s) with "
+                f"{result.devices} device(s), and stopped {result.workers} worker setting(s).",
             )
 
 

@@ -116,6 +116,8 @@ class ResetOut(Schema):
     queues: list[str]
     subscriptions: int
     workers: int
+    applications: list[str]
+    devices: int
 
 
 class ScenarioSaveIn(Schema):

@@ -27,7 +27,7 @@ from typing import Any
 
 from django.conf import settings
 
-from messaging import resources, subscriptions
+from messaging import push, resources, subscriptions
 from messaging.connection import Connection
 from messaging.errors import FlowdashError, InvalidInput, ResourceNotFound
 from messaging.resources import Queue, arn_name
@@ -77,6 +77,9 @@ class ResetResult:
     queues: list[str] = field(default_factory=list)
     subscriptions: int = 0
     workers: int = 0
+    #: Mobile push: the platform applications deleted, and their devices with them.
+    applications: list[str] = field(default_factory=list)
+    devices: int = 0
 
 
 def scenario_definition(*, scenario: Scenario) -> ScenarioDefinition:
@@ -177,11 +180,15 @@ def scenario_play(*, scenario: Scenario, user: Any) -> PlayResult:
 
 
 def scenario_reset(*, scenario: Scenario, user: Any) -> ResetResult:
-    """Remove every resource under the scenario's prefix, and its workers."""
+    """Remove every resource under the scenario's prefix, and its workers: topics,
+    queues, subscriptions, and the mobile-push platform applications with their devices
+    (the phones of a "Mobile push step by step" class), which would otherwise outlive
+    the class topic they were subscribed to and keep their tokens taken."""
     conn = connection()
     owned = owned_prefix(conn=conn, scenario=scenario)
     topic_arns = [a for a in resources.topic_arns(conn) if arn_name(a).startswith(owned)]
     queue_urls = [u for u in resources.queue_urls(conn) if _url_name(u).startswith(owned)]
+    applications = [a for a in push.platform_application_list(conn) if a.name.startswith(owned)]
     rows = [
         row
         for row in WorkerSetting.objects.filter(queue_arn__contains=":" + owned)
@@ -191,6 +198,15 @@ def scenario_reset(*, scenario: Scenario, user: Any) -> ResetResult:
         worker_settings_set(queue_arn=row.queue_arn, spec=WorkerSpec(count=0))
     WorkerSetting.objects.filter(pk__in=[r.pk for r in rows]).delete()
     participants_release(queue_name_prefix=owned)
+    # Devices first: deleting an application unsubscribes its devices from every topic.
+    devices = 0
+    for app in applications:
+        try:
+            devices += push.platform_application_delete(conn, arn=app.arn)
+        except ResourceNotFound:
+            continue  # deleted meanwhile: what reset wants
+        except FlowdashError as exc:  # as ``_quietly``: the rest of the reset goes on
+            logger.warning("classroom clean-up: %s", exc.message)
     removed_subscriptions = 0
     for arn in topic_arns:
         for sub in subscriptions.subscription_list(conn, topic_arn=arn):
@@ -205,6 +221,8 @@ def scenario_reset(*, scenario: Scenario, user: Any) -> ResetResult:
         queues=[_url_name(u) for u in queue_urls],
         subscriptions=removed_subscriptions,
         workers=len(rows),
+        applications=[a.name for a in applications],
+        devices=devices,
     )
 
 

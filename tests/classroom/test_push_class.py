@@ -20,6 +20,7 @@ from dashboard.classroom import session_services as class_services
 from messaging import push
 from messaging.config import BackendConfig
 from messaging.embedded.contents import moto_sns_outbox
+from messaging.subscriptions import subscription_list
 
 from .conftest import scenarios_sync, staff_user
 from .test_participants import Phone, staff_call, staff_client
@@ -107,6 +108,42 @@ def test_phones_register_switch_off_and_receive(live_settings, moto_url: str) ->
     empty = staff_call(teacher, "post", f"/api/classroom/sessions/{klass.code}/push/publish",
                        {"body": " "})  # fmt: skip
     assert empty.status_code == 400
+
+
+@pytest.mark.django_db
+def test_reset_deletes_the_applications_and_the_phones_devices(live_settings, moto_url) -> None:
+    """Resetting "Mobile push step by step" removes its platform applications and every
+    phone's device with them (and their subscriptions), and leaves another scenario's
+    and the user's own alone; a phone registering after a reload gets a fresh device."""
+    from dashboard.backend import connection
+
+    conn = connection()
+    mine = push.platform_application_create(conn, name="my-own-app", platform="GCM")
+    my_device = push.platform_endpoint_create(conn, application_arn=mine, token="fcm-mine")
+    klass = push_class()
+    ada, cy = joined(klass.code, "Ada"), joined(klass.code, "Cy")
+    a = ada.call("post", "/api/classroom/me/device", {"token": "fcm-ada", "platform": "GCM"})
+    c = cy.call("post", "/api/classroom/me/device", {"token": APNS_TOKEN, "platform": "APNS"})
+    assert a.status_code == c.status_code == 200, (a.content, c.content)
+    topic = klass.loaded.topics["news"]
+    assert len([s for s in subscription_list(conn, topic_arn=topic)]) == 2
+
+    teacher = staff_client()
+    reset = staff_call(teacher, "post", "/api/classroom/scenarios/push/reset")
+    assert reset.status_code == 200, reset.content
+    result = reset.json()
+    assert sorted(result["applications"]) == ["sc-push-phones-android", "sc-push-phones-ios"]
+    assert result["devices"] == 2 and result["topics"] == ["sc-push-news"]
+    apps, endpoints = push.push_topology(conn)
+    assert [app.arn for app in apps] == [mine]
+    assert [e.arn for e in endpoints] == [my_device]
+    assert all(r["to"] == my_device for r in moto_records())  # nothing else to push to
+
+    # Loaded again, a phone registers afresh (its old device is gone, not half there).
+    services.scenario_load(scenario=scenarios_sync()["push"], user=staff_user())
+    again = ada.call("post", "/api/classroom/me/device", {"token": "fcm-ada", "platform": "GCM"})
+    assert again.status_code == 200, again.content
+    assert again.json()["endpoint_arn"] != a.json()["endpoint_arn"]
 
 
 @pytest.mark.django_db

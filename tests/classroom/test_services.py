@@ -119,7 +119,7 @@ def test_definition_errors_say_where(change, message) -> None:
 def test_every_shipped_file_is_valid() -> None:
     slugs = [s["slug"] for s in scenario_files()]
     assert sorted(slugs) == sorted(
-        ["fanout", "work-queue", "spike", "fifo", "dlq", "filters", "priority", "a2p"]
+        ["fanout", "work-queue", "spike", "fifo", "dlq", "filters", "priority", "a2p", "push"]
     )
 
 
@@ -134,7 +134,7 @@ def test_the_migration_installed_the_shipped_scenarios() -> None:
 def test_loadscenarios_installs_and_keeps_edits_unless_replace(capsys) -> None:
     Scenario.objects.all().delete()
     call_command("loadscenarios")
-    assert Scenario.objects.count() == 8
+    assert Scenario.objects.count() == 9
     Scenario.objects.filter(slug="fanout").update(name="My fanout")
     call_command("loadscenarios")
     assert "installed already" in capsys.readouterr().out

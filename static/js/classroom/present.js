@@ -154,7 +154,8 @@ async function reset() {
   if (!result.ok) return;
   waitingToPlay = null;
   cards.clear();
-  say(`Reset: deleted ${result.data.topics.length} topic(s) and ${result.data.queues.length} queue(s).`);
+  const push = result.data.applications.length ? `, ${result.data.applications.length} platform application(s) and ${result.data.devices} device(s)` : "";
+  say(`Reset: deleted ${result.data.topics.length} topic(s), ${result.data.queues.length} queue(s)${push}.`);
   socket.resync("scenario reset");
 }
 
