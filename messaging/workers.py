@@ -143,6 +143,8 @@ class WorkerPool:
         self._queues: dict[str, _QueueWorkers] = {}
         #: Batches' deletes still running (a worker does not wait for its last one).
         self._deletes: set[asyncio.Task[None]] = set()
+        #: Long polls of stopped workers, still waiting on their threads.
+        self._abandoned_polls: set[asyncio.Future[Any]] = set()
 
     def spec(self, queue_arn: str) -> WorkerSpec | None:
         group = self._queues.get(queue_arn)
@@ -176,6 +178,11 @@ class WorkerPool:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        # The workers just cancelled left their long polls here as they stopped.
+        polls = list(self._abandoned_polls)
+        for poll in polls:
+            poll.cancel()
+        await asyncio.gather(*polls, return_exceptions=True)
         self._queues.clear()
         self.stats.clear()
 
@@ -304,6 +311,8 @@ class WorkerPool:
             response = await asyncio.shield(poll)
         except asyncio.CancelledError:
             poll.add_done_callback(partial(self._abandoned_poll_release, queue))
+            self._abandoned_polls.add(poll)  # cancelled by stop_all: nothing outlives it
+            poll.add_done_callback(self._abandoned_polls.discard)
             raise
         received_at = time.time()
         messages = [received_message(m) for m in response.get("Messages", [])]
