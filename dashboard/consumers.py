@@ -39,8 +39,9 @@ logger = logging.getLogger(__name__)
 UNAUTHENTICATED = 4401
 #: The client fell too far behind: reconnect and resync (docs/protocol.md).
 TOO_SLOW = 4408
-#: The flow engine could not start (the backend is unreachable): try again later.
-ENGINE_UNAVAILABLE = 1013
+#: The flow engine could not start (the backend is unreachable): try again later. Not
+#: 1013: Daphne's autobahn sends only 1000 and 3000-4999, and turns anything else into 1011.
+ENGINE_UNAVAILABLE = 4503
 #: The longest frame a client may send; the protocol's requests are a few bytes.
 MAX_REQUEST_CHARS = 64 * 1024
 #: Tries to ask another process's engine for a snapshot while its channel is full.

@@ -21,6 +21,8 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The instructor ``manage.py serve`` creates (``FLOWDASH_INSTRUCTOR_USERNAME``'s default).
+USERNAME = "instructor"
 
 
 def free_port() -> int:
@@ -38,6 +40,23 @@ class LiveServer:
 
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log.read_text().splitlines()[-lines:])
+
+
+def login(base: str, password: str, *, username: str = USERNAME) -> httpx.Client:
+    """Log in through the form, as a browser does; the client keeps the cookies and
+    sends the CSRF header the pages' scripts send, so it can call the JSON API too."""
+    client = httpx.Client(base_url=base, timeout=30)
+    client.get("/login/")
+    response = client.post(
+        "/login/",
+        data={"username": username, "password": password,
+              "csrfmiddlewaretoken": client.cookies["csrftoken"]},
+        headers={"Referer": f"{base}/login/"},
+    )  # fmt: skip
+    assert response.status_code == 302, response.text
+    client.headers["X-CSRFToken"] = client.cookies["csrftoken"]
+    client.headers["Referer"] = f"{base}/"
+    return client
 
 
 @contextmanager

@@ -40,7 +40,7 @@ import pytest
 from botocore.config import Config
 
 from tests.clients.conftest import FlowWatch
-from tests.live import LiveServer, flowdash_served
+from tests.live import LiveServer, flowdash_served, login
 
 from .localstack import ACCOUNT as LOCALSTACK_ACCOUNT
 from .localstack import LocalStack, localstack_running
@@ -49,7 +49,6 @@ BACKEND_IDS = ("inside", "outside", "localstack")
 DEFAULT_BACKENDS = "inside,outside"
 REGION = "us-east-1"
 MOTO_ACCOUNT = "123456789012"
-USERNAME = "instructor"
 PASSWORD = "backends-" + secrets.token_urlsafe(9)
 #: No retries: a retried call could make the broker act twice, which Flowdash did not do.
 NO_RETRIES = Config(retries={"max_attempts": 1, "mode": "standard"})
@@ -161,18 +160,7 @@ class Api:
 
     @classmethod
     def login(cls, base: str, password: str) -> Api:
-        http = httpx.Client(base_url=base, timeout=30)
-        http.get("/login/")
-        response = http.post(
-            "/login/",
-            data={"username": USERNAME, "password": password,
-                  "csrfmiddlewaretoken": http.cookies["csrftoken"]},
-            headers={"Referer": f"{base}/login/"},
-        )  # fmt: skip
-        assert response.status_code == 302, response.text
-        http.headers["X-CSRFToken"] = http.cookies["csrftoken"]
-        http.headers["Referer"] = f"{base}/"
-        return cls(http)
+        return cls(login(base, password))
 
     def call(self, method: str, path: str, *, expect: int = 200, **kwargs: Any) -> Any:
         response = self.http.request(method, f"/api{path}", **kwargs)

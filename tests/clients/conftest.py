@@ -27,9 +27,8 @@ import pytest
 from botocore.config import Config
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.live import LiveServer, flowdash_served
+from tests.live import LiveServer, flowdash_served, login
 
-USERNAME = "instructor"
 PASSWORD = "outside-" + secrets.token_urlsafe(9)
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -50,23 +49,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         yield live
 
 
-def login(base: str) -> httpx.Client:
-    """Log in through the form, as a browser does; the client keeps the cookies."""
-    client = httpx.Client(base_url=base, timeout=20)
-    client.get("/login/")
-    response = client.post(
-        "/login/",
-        data={"username": USERNAME, "password": PASSWORD,
-              "csrfmiddlewaretoken": client.cookies["csrftoken"]},
-        headers={"Referer": f"{base}/login/"},
-    )  # fmt: skip
-    assert response.status_code == 302, response.text
-    return client
-
-
 @pytest.fixture
 def browser(served: LiveServer) -> Iterator[httpx.Client]:
-    client = login(served.base)
+    client = login(served.base, PASSWORD)
     yield client
     client.close()
 

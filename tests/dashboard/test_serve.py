@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import os
 import queue
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -15,14 +17,10 @@ from pathlib import Path
 
 import boto3
 import httpx
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.live import ROOT, flowdash_served, free_port, login
 
 
 def read_until(lines: queue.Queue[str], pattern: str, timeout: float = 60) -> list[str]:
@@ -177,3 +175,34 @@ def test_sns_http_delivery_reaches_the_own_receiver(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+
+
+def test_an_unreachable_backend_closes_the_flow_socket_with_4503(tmp_path: Path) -> None:
+    """Through real Daphne: autobahn sends only 1000 and 3000-4999 and turns any other
+    close code (1013, "try again later", was one) into 1011, which says "server error"."""
+    nothing_there = f"http://127.0.0.1:{free_port()}"
+    password = "unreachable-backend-password"
+    with flowdash_served(
+        tmp_path, password=password, FLOWDASH_BACKEND="endpoint",
+        FLOWDASH_AWS_ENDPOINT_URL=nothing_there,
+    ) as server:  # fmt: skip
+        cookie = "; ".join(f"{k}={v}" for k, v in login(server.base, password).cookies.items())
+
+        async def watch() -> tuple[list[dict[str, object]], int | None]:
+            frames = []
+            async with connect(
+                server.base.replace("http://", "ws://") + "/ws/flow/",
+                origin=server.base,  # type: ignore[arg-type]
+                additional_headers={"Cookie": cookie},
+                proxy=None,
+            ) as ws:
+                with contextlib.suppress(ConnectionClosed):
+                    async for message in ws:
+                        frames.append(json.loads(message))
+                return frames, ws.close_code
+
+        frames, code = asyncio.run(asyncio.wait_for(watch(), timeout=60))
+    assert code == 4503
+    # The engine's own error events may come first; the socket's reason comes last.
+    assert frames[-1]["type"] == "error"
+    assert "flow engine is not running" in str(frames[-1]["message"])

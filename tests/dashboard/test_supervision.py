@@ -383,7 +383,7 @@ async def test_a_viewer_is_told_when_the_engine_cannot_start(
     shown = [e for f in frames for e in f["events"] if e["type"] == "error"]
     assert all(e["source"] == "watcher" for e in shown)
     closed = await ws.receive_output(timeout=5)
-    assert closed == {"type": "websocket.close", "code": 1013}  # try again later
+    assert closed == {"type": "websocket.close", "code": 4503}  # try again later
     await ws.wait()
 
 

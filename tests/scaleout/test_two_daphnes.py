@@ -39,7 +39,7 @@ import boto3
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.live import free_port
+from tests.live import free_port, login
 
 ROOT = Path(__file__).resolve().parents[2]
 USERNAME, PASSWORD = "instructor", "scale-out-test-password"
@@ -203,20 +203,6 @@ def cluster_up(tmp_path: Path) -> Iterator[dict[str, Any]]:
         procs.stop()
 
 
-def login(base: str) -> httpx.Client:
-    """Log in through the form, as a browser does; the client keeps the cookies."""
-    client = httpx.Client(base_url=base, timeout=20)
-    client.get("/login/")
-    response = client.post(
-        "/login/",
-        data={"username": USERNAME, "password": PASSWORD,
-              "csrfmiddlewaretoken": client.cookies["csrftoken"]},
-        headers={"Referer": f"{base}/login/"},
-    )  # fmt: skip
-    assert response.status_code == 302, response.text
-    return client
-
-
 @dataclass
 class Viewer:
     """A flow socket client that keeps the events after its snapshot, checking order."""
@@ -293,7 +279,7 @@ def same_flow_on_both(moto_url: str, bases: list[str]) -> list[Viewer]:
     ]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
 
-    browsers = [login(base) for base in bases]
+    browsers = [login(base, PASSWORD, username=USERNAME) for base in bases]
 
     async def scenario() -> list[Viewer]:
         viewers = [
