@@ -8,7 +8,7 @@
 
 export const MAX_DEVICE_NODES = 8;
 export const PUSH_SIZES = {
-  application: { w: 230, h: 70 },
+  application: { w: 300, h: 70 },
   device: { w: 210, h: 66 },
   "devices-more": { w: 210, h: 50 },
 };
