@@ -294,6 +294,8 @@ class FlowBus:
             engine.burst_start(burst_from(message["burst"]))
         elif kind == "messages.sent":
             engine.sent_note(queue_url=message["queue_url"], messages=message["messages"])
+        elif kind == "push.published":
+            engine.push_published_note(message_id=message["message_id"], message=message["message"])
         elif kind == "counters.reset":
             self.counters.reset()
             # Viewers resync on this and start again from the snapshot's zeroed counters.

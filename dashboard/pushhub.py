@@ -14,9 +14,10 @@ Numbers and the last ``RECENT`` notifications per participant live here, in the
 engine's process: with the engine in this process (the default) a phone's snapshot
 comes from the hub directly (``local``).
 
-What a phone received: the embedded observer names it (``Delivered.body``, the
-device's platform payload). The outside watcher (``endpoint``/``aws``) cannot see a
-device's copy, so the hub works it out from the publication it saw
+What a phone received: ``Delivered.body``, the device's platform payload, named by the
+embedded observer, and by the outside watcher (``endpoint``/``aws``) for what Flowdash
+itself published per platform. For anyone else's publication the outside watcher sees
+only the tap's copy, so the hub works the payload out from it
 (``messaging.push.payload_for``). Whether a device gets a copy at all is the engine's
 to say on both paths (no ``delivered`` for a disabled endpoint: the broker on the
 embedded backend, ``messaging.correlation`` from the topology outside), so the hub

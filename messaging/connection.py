@@ -34,7 +34,7 @@ CLIENT_CONFIG = Config(
 EMULATOR_CREDENTIALS = {"aws_access_key_id": "flowdash", "aws_secret_access_key": "flowdash"}
 
 
-#: Called with a kind ("topology.changed", "messages.sent") and its details.
+#: Called with a kind ("topology.changed", "messages.sent", "push.published") and its details.
 ChangeListener = Callable[[str, dict[str, Any]], None]
 
 

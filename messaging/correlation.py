@@ -27,8 +27,10 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from .envelope import SnsEnvelope
+from .errors import FlowdashError
 from .events import Delivered, Filtered, FlowEmitter, Published
 from .filter_policy import filter_policy_evaluate
+from .push import application_arn_parse, endpoint_application_arn, payload_for
 from .receiving import ReceivedMessage
 from .topology import TopologyIndex
 
@@ -73,6 +75,8 @@ class Correlator:
         self._delivered: _Lru[None] = _Lru()  # trace id + queue arn -> None
         self._by_message: _Lru[str] = _Lru()  # queue arn + SQS message id -> trace id
         self._raw: dict[str, deque[str]] = {}  # body key -> trace ids seen by taps
+        #: Flowdash's own per-platform publications (trace id -> MessageStructure JSON).
+        self._structures: _Lru[str] = _Lru()
         self._raw_changed = asyncio.Event()
         self._policies: dict[str, dict[str, Any]] = {}
         #: Set by the embedded observer: handles the broker's pending reports at once.
@@ -84,6 +88,21 @@ class Correlator:
 
     def trace_remember(self, *, queue_arn: str, message_id: str, trace_id: str) -> None:
         self._by_message.remember(queue_arn + message_id, trace_id)
+
+    def structure_remember(self, *, trace_id: str, message: str) -> None:
+        """Flowdash published this per platform (``MessageStructure=json``): a tap sees
+        only its ``sqs``/``default`` text, so a device's copy is worked out from this."""
+        self._structures.remember(trace_id, message)
+
+    def _device_payload(self, trace_id: str, endpoint_arn: str) -> str | None:
+        structure = self._structures.get(trace_id)
+        if structure is None:
+            return None  # not published by Flowdash: the tap's text is all there is
+        try:
+            platform, _ = application_arn_parse(endpoint_application_arn(endpoint_arn))
+        except FlowdashError:
+            platform = ""
+        return payload_for(structure, platform, structured=True)
 
     def publication_record(
         self, *, trace_id: str, topic_arn: str, subject: str | None, body: str,
@@ -144,8 +163,12 @@ class Correlator:
             if not result.matched:
                 self._emitter.emit(Filtered, reason=result.reason or "filtered", **common)
                 continue
-            if sub.protocol == "application" and self.index.endpoint_disabled(sub.endpoint):
-                continue  # SNS delivers nothing to a switched-off device, and says nothing
+            if sub.protocol == "application":
+                if self.index.endpoint_disabled(sub.endpoint):
+                    continue  # SNS delivers nothing to a switched-off device, and says nothing
+                body = self._device_payload(trace, sub.endpoint)
+                self._emitter.emit(Delivered, body=body, **common)
+                continue
             self._emitter.emit(Delivered, **common)
             if sub.protocol == "sqs":
                 self._delivered.remember(trace + sub.endpoint, None)

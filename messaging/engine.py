@@ -185,6 +185,12 @@ class FlowEngine:
             )  # fmt: skip
         self.watcher.depth_soon(queue.arn)
 
+    def push_published_note(self, *, message_id: str, message: str) -> None:
+        """Flowdash published per platform: on the outside path the correlator shows each
+        device its platform's payload (the embedded observer reads the broker's)."""
+        if self.observer is None:
+            self.correlator.structure_remember(trace_id=message_id, message=message)
+
     def _push_announce(self, index: TopologyIndex) -> None:
         """Outside path: announce applications and devices that came, went or were
         switched on or off since the last read (the embedded observer reports these

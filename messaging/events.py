@@ -90,7 +90,9 @@ class Delivered(FlowEvent):
     #: The SQS MessageId of the copy in the queue, where known.
     message_id: str | None = None
     #: What the endpoint received, where it can differ from the publication and is known:
-    #: a device's platform payload (``MessageStructure=json``) on the embedded backend.
+    #: a device's platform payload (``MessageStructure=json``): from the broker on the
+    #: embedded backend, from Flowdash's own per-platform publications when watched from
+    #: outside (a tap sees only their ``default`` text).
     body: str | None = None
 
 

@@ -510,6 +510,9 @@ def topic_push_publish(
         params["Subject"] = subject
     with aws_errors(field="message"):
         message_id: str = conn.sns.publish(**params)["MessageId"]
+    # Watched from outside, a tap sees only the ``sqs``/``default`` text of this: the
+    # engine keeps the whole structure to show each device its platform's payload.
+    conn.notify("push.published", message_id=message_id, message=text)
     return message_id
 
 

@@ -188,6 +188,15 @@ def test_topic_push_reaches_every_enabled_device_and_none_switched_off(
     # Each device gets its platform's payload, not ``default``.
     sent_first = {d.label: [once[d.platform]] for d in devices}
     records_settled(backend, api, devices, sent_first)
+    # The flow says the same on every path: a tap sees only ``default``, so watched from
+    # outside it is Flowdash's own record of the per-platform publication that does.
+    with watch._cond:
+        shown = {
+            e["endpoint"]: e["body"]
+            for e in watch.events
+            if e["type"] == "delivered" and e.get("trace_id") == first["message_id"]
+        }
+    assert shown == {d.arn: once[d.platform] for d in devices}
 
     # phone-b is switched off: the change is announced and the next snapshot shows it.
     off = devices[1]
