@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.live import LiveServer
@@ -76,3 +76,17 @@ def flag(page: Page, expression: str, arg: Any = None) -> None:
             "?.textContent})"
         )
         raise AssertionError(f"timed out waiting for {expression}; page state: {state}") from None
+
+
+def instructor_context(browser: Browser, base: str, **options: Any) -> BrowserContext:
+    """A browser context logged in as the instructor through the form. The login page is
+    closed again: not a classroom page, its console is not the test's to judge."""
+    context = browser.new_context(base_url=base, **options)
+    login = context.new_page()
+    login.goto("/login/")
+    login.fill("input[name=username]", "instructor")
+    login.fill("input[name=password]", PASSWORD)
+    login.click("button[type=submit]")
+    login.wait_for_url(f"{base}/")
+    login.close()
+    return context

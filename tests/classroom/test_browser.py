@@ -17,7 +17,7 @@ from playwright.sync_api import Browser
 
 from tests.live import LiveServer
 
-from .browsing import PASSWORD, Console, flag, in_chromium
+from .browsing import Console, flag, in_chromium, instructor_context
 
 
 def test_instructor_and_student_share_a_class(server: LiveServer) -> None:
@@ -26,14 +26,7 @@ def test_instructor_and_student_share_a_class(server: LiveServer) -> None:
 
 def run_class(browser: Browser, base: str) -> None:
     console = Console()
-    instructor = browser.new_context(base_url=base)
-    login = instructor.new_page()  # not a classroom page: its console is not ours to judge
-    login.goto("/login/")
-    login.fill("input[name=username]", "instructor")
-    login.fill("input[name=password]", PASSWORD)
-    login.click("button[type=submit]")
-    login.wait_for_url(f"{base}/")
-    login.close()
+    instructor = instructor_context(browser, base)
     teacher = console.watch(instructor.new_page(), "presenter")
 
     # Start a class with the fanout scenario and present it.

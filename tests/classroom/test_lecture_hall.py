@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, Page
 
 from tests.live import LiveServer
 
-from .browsing import PASSWORD, Console, flag, in_chromium
+from .browsing import Console, flag, in_chromium, instructor_context
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -71,14 +71,7 @@ def numbers(page: Page) -> dict[str, Any]:
 
 def run(browser: Browser, base: str) -> None:
     console = Console()
-    instructor = browser.new_context(base_url=base, viewport={"width": 1600, "height": 1000})
-    login = instructor.new_page()
-    login.goto("/login/")
-    login.fill("input[name=username]", "instructor")
-    login.fill("input[name=password]", PASSWORD)
-    login.click("button[type=submit]")
-    login.wait_for_url(f"{base}/")
-    login.close()
+    instructor = instructor_context(browser, base, viewport={"width": 1600, "height": 1000})
     teacher = console.watch(instructor.new_page(), "presenter")
 
     # "Start and present" loads and plays the fanout scenario: 12 orders, three copies each.

@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, Page
 
 from tests.live import ROOT, LiveServer
 
-from .browsing import PASSWORD, Console, flag, in_chromium
+from .browsing import Console, flag, in_chromium, instructor_context
 
 IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
@@ -39,14 +39,7 @@ def publish(teacher: Page, text: str) -> int:
 
 def run(browser: Browser, base: str) -> None:
     console = Console()
-    instructor = browser.new_context(base_url=base, viewport={"width": 1280, "height": 720})
-    login = instructor.new_page()
-    login.goto("/login/")
-    login.fill("input[name=username]", "instructor")
-    login.fill("input[name=password]", PASSWORD)
-    login.click("button[type=submit]")
-    login.wait_for_url(f"{base}/")
-    login.close()
+    instructor = instructor_context(browser, base, viewport={"width": 1280, "height": 720})
     teacher = console.watch(instructor.new_page(), "presenter")
     teacher.goto("/class/")
     teacher.select_option("select[name=scenario]", "push")
