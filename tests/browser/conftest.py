@@ -137,6 +137,25 @@ class Flow:
         assert response.ok, f"{method} {path}: {response.status} {response.text()}"
         return response.json() if response.status != 204 else None
 
+    def fanout_with_dlq(
+        self, *, topic: str, queue: str, visibility_timeout: int, kind: str,
+        raw_message_delivery: bool = False,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+        """A topic and a queue with a DLQ (``<queue>-dlq``, 4 receives), subscribed with the
+        filter policy ``{"kind": [kind]}``, made through the API; returns topic and queue."""
+        made_topic = self.api("POST", "/api/topics", {"name": topic})
+        made_queue = self.api(
+            "POST", "/api/queues",
+            {"name": queue, "new_dead_letter_queue": f"{queue}-dlq", "max_receive_count": 4,
+             "visibility_timeout": visibility_timeout},
+        )  # fmt: skip
+        self.api(
+            "POST", "/api/subscriptions",
+            {"topic_arn": made_topic["arn"], "protocol": "sqs", "endpoint": made_queue["arn"],
+             "filter_policy": {"kind": [kind]}, "raw_message_delivery": raw_message_delivery},
+        )  # fmt: skip
+        return made_topic, made_queue
+
     def click_node(self, kind: str, name: str) -> None:
         """Click a node where a user would: on the diagram, which cytoscape hit-tests.
 

@@ -14,17 +14,9 @@ from .conftest import ARTIFACTS, Flow
 
 
 def test_download_wipe_upload_preview_import(flow: Flow, suffix: str, tmp_path: Path) -> None:
-    topic = flow.api("POST", "/api/topics", {"name": f"defs-{suffix}"})
-    queue = flow.api(
-        "POST", "/api/queues",
-        {"name": f"defs-{suffix}", "new_dead_letter_queue": f"defs-{suffix}-dlq",
-         "max_receive_count": 4, "visibility_timeout": 50},
-    )  # fmt: skip
-    flow.api(
-        "POST", "/api/subscriptions",
-        {"topic_arn": topic["arn"], "protocol": "sqs", "endpoint": queue["arn"],
-         "filter_policy": {"kind": ["lecture"]}},
-    )  # fmt: skip
+    _, queue = flow.fanout_with_dlq(
+        topic=f"defs-{suffix}", queue=f"defs-{suffix}", visibility_timeout=50, kind="lecture"
+    )
     flow.api(
         "POST", f"/api/queues/{queue['arn']}/messages",
         {"body": "waiting <b>here</b>",

@@ -84,17 +84,9 @@ def run(
     flow: Flow, first: LiveServer, first_running: ExitStack, var: Path, env: dict[str, str]
 ) -> None:
     page = flow.page
-    topic = flow.api("POST", "/api/topics", {"name": "restart-orders"})
-    queue = flow.api(
-        "POST", "/api/queues",
-        {"name": "restart-work", "new_dead_letter_queue": "restart-work-dlq",
-         "max_receive_count": 4, "visibility_timeout": 600},
-    )  # fmt: skip
-    flow.api(
-        "POST", "/api/subscriptions",
-        {"topic_arn": topic["arn"], "protocol": "sqs", "endpoint": queue["arn"],
-         "filter_policy": {"kind": ["order"]}},
-    )  # fmt: skip
+    topic, queue = flow.fanout_with_dlq(
+        topic="restart-orders", queue="restart-work", visibility_timeout=600, kind="order"
+    )
     order = [{"name": "kind", "type": "String", "value": "order"}]
     for n in range(3):
         flow.api(

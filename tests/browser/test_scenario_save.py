@@ -34,16 +34,9 @@ def renamed(document: dict[str, Any], prefix: str) -> dict[str, Any]:
 def test_save_wipe_load_gives_the_same_topology(flow: Flow, suffix: str) -> None:
     page = flow.page
     slug = f"saved-{suffix}"
-    topic = flow.api("POST", "/api/topics", {"name": f"shop-{suffix}"})
-    queue = flow.api(
-        "POST", "/api/queues",
-        {"name": f"work-{suffix}", "new_dead_letter_queue": f"work-{suffix}-dlq",
-         "max_receive_count": 4, "visibility_timeout": 50},
-    )  # fmt: skip
-    flow.api(
-        "POST", "/api/subscriptions",
-        {"topic_arn": topic["arn"], "protocol": "sqs", "endpoint": queue["arn"],
-         "filter_policy": {"kind": ["order"]}, "raw_message_delivery": True},
+    _, queue = flow.fanout_with_dlq(
+        topic=f"shop-{suffix}", queue=f"work-{suffix}", visibility_timeout=50, kind="order",
+        raw_message_delivery=True,
     )  # fmt: skip
     flow.api("PUT", f"/api/queues/{queue['arn']}/workers", {"count": 1, "min_ms": 50, "max_ms": 80})
     before = flow.api("GET", "/api/definitions")
