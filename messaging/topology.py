@@ -16,9 +16,9 @@ Two ways to read it:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Literal, TypeVar
 
 from .connection import Connection
 from .errors import AccessDenied, ResourceNotFound, aws_errors
@@ -40,6 +40,8 @@ from .subscriptions import Subscription, listed_subscription, subscription_list
 #: How subscriptions are listed: not at all (no topics), account-wide ListSubscriptions
 #: (one request per 100 subscriptions in the account), or ListSubscriptionsByTopic per topic.
 SubscriptionListing = Literal["none", "account", "by_topic"]
+
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -198,6 +200,23 @@ def user_subscriptions(conn: Connection, listing: Listing) -> list[ListedSubscri
     ]
 
 
+def _known_or_read(
+    listed: Iterable[str], known: Mapping[str, _R], *, fresh: bool, read: Callable[[str], _R]
+) -> list[_R]:
+    """The listed resources: as already known, or read (when new, or ``fresh`` is asked
+    for); one deleted between the listing and its read is left out."""
+    found: list[_R] = []
+    for key in listed:
+        if key in known and not fresh:
+            found.append(known[key])
+            continue
+        try:
+            found.append(read(key))
+        except ResourceNotFound:
+            continue
+    return found
+
+
 def topology_update(
     conn: Connection,
     *,
@@ -209,31 +228,20 @@ def topology_update(
     for the kinds named in ``reread`` (after Flowdash changed something, or periodically
     for what no sample shows: topic attributes, filter policies)."""
     old_topics = {t.arn: t for t in previous.topics}
-    topics: list[Topic] = []
-    for arn in listing.topic_arns:
-        if arn in old_topics and "topics" not in reread:
-            topics.append(old_topics[arn])
-            continue
-        try:
-            topics.append(topic_get(conn, arn=arn))
-        except ResourceNotFound:  # deleted between the listing and the read
-            continue
+    topics = _known_or_read(
+        listing.topic_arns, old_topics, fresh="topics" in reread,
+        read=lambda arn: topic_get(conn, arn=arn),
+    )  # fmt: skip
     listed_topics = set(listing.topic_arns)
     for arn, topic in old_topics.items():
         if arn not in listed_topics and _topic_exists(conn, arn):
             topics.append(topic)  # not yet (or no longer) in an eventually consistent listing
     topics.sort(key=lambda t: t.arn)
 
-    old_queues = {q.url: q for q in previous.queues}
-    queues: list[Queue] = []
-    for url in listing.queue_urls:
-        if url in old_queues and "queues" not in reread:
-            queues.append(old_queues[url])
-            continue
-        try:
-            queues.append(queue_get(conn, url=url))
-        except ResourceNotFound:
-            continue
+    queues = _known_or_read(
+        listing.queue_urls, {q.url: q for q in previous.queues}, fresh="queues" in reread,
+        read=lambda url: queue_get(conn, url=url),
+    )  # fmt: skip
 
     topic_arns = {t.arn for t in topics}
     old_subs = {_key(s): s for s in previous.subscriptions}
