@@ -83,18 +83,15 @@ export class PhonePush {
     const platform = this.root.querySelector("select[name=platform]").value || guessPlatform();
     const result = await call("POST", "/api/classroom/me/device", { token: deviceToken(platform, this.classCode), platform });
     this.registering = false;
-    if (!result.ok) {
-      this._state(result.error.message, "error");
-      this.onError(result.error);
-      return;
-    }
-    this.device = result.data;
-    this.flags.device = result.data;
-    this._renderDevice();
+    this._deviceAnswer(result);
   }
 
   async setEnabled(enabled) {
-    const result = await call("POST", "/api/classroom/me/device/enabled", { enabled });
+    this._deviceAnswer(await call("POST", "/api/classroom/me/device/enabled", { enabled }));
+  }
+
+  /** The device as the server now has it, or its refusal said next to the switch. */
+  _deviceAnswer(result) {
     if (!result.ok) {
       this._state(result.error.message, "error");
       this.onError(result.error);
