@@ -13,6 +13,7 @@ the default single-process setup holds Daphne, the flow engine and moto together
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import atexit
 import contextlib
@@ -662,6 +663,31 @@ class Table:
             if missed:
                 lines.append("Targets **missed**: " + "; ".join(missed) + ".")
         return "\n".join(lines) + "\n"
+
+
+def server_env_argument(parser: argparse.ArgumentParser) -> None:
+    """``--server-env FLOWDASH_X=VALUE ...``: more settings for an ``--observer`` run's servers."""
+    parser.add_argument(
+        "--server-env",
+        nargs="*",
+        default=[],
+        metavar="FLOWDASH_X=VALUE",
+        help="--observer: more settings for the servers (e.g. FLOWDASH_PERSIST=0)",
+    )
+
+
+def server_env(args: argparse.Namespace) -> dict[str, str]:
+    return dict(kv.split("=", 1) for kv in args.server_env)
+
+
+def server_env_note(tables: list[Table], env: Mapping[str, str]) -> None:
+    """Say under the first table which settings the servers ran with besides the observer."""
+    if env:
+        tables[0].notes.append(
+            "Server settings besides FLOWDASH_OBSERVER: "
+            + ", ".join(f"{k}={v}" for k, v in env.items())
+            + "."
+        )
 
 
 def machine() -> str:

@@ -69,6 +69,9 @@ from bench.harness import (
     load_1min,
     percentile,
     progress,
+    server_env,
+    server_env_argument,
+    server_env_note,
     until_snapshot,
     workers_set,
     ws_connect,
@@ -880,13 +883,7 @@ def main() -> None:
         help="--observer: one more cell per observer with py-spy attached to the server "
         "(profiles in bench/results/profiles/)",
     )  # fmt: skip
-    parser.add_argument(
-        "--server-env",
-        nargs="*",
-        default=[],
-        metavar="FLOWDASH_X=VALUE",
-        help="--observer: more settings for the servers (e.g. FLOWDASH_PERSIST=0)",
-    )
+    server_env_argument(parser)
     parser.add_argument(
         "--summarize", metavar="RAW", help="print the summary of a py-spy raw profile (.txt[.gz])"
     )
@@ -904,15 +901,10 @@ def main() -> None:
         publish(endpoint, topic, float(rate), int(count))
         return
     if args.observer:
-        env = dict(kv.split("=", 1) for kv in args.server_env)
+        env = server_env(args)
         tables = obs_run(quick=args.quick, rounds=args.rounds, profile=args.profile,
                          capacity=not (args.no_capacity or args.quick), env=env)  # fmt: skip
-        if env:
-            tables[0].notes.append(
-                "Server settings besides FLOWDASH_OBSERVER: "
-                + ", ".join(f"{k}={v}" for k, v in env.items())
-                + "."
-            )
+        server_env_note(tables, env)
         emit(tables, record=args.record, header="latency.py --observer")
         return
     emit(run(quick=args.quick), record=args.record, header="latency.py")

@@ -74,6 +74,9 @@ from bench.harness import (
     progress,
     queues_empty,
     quiet_seq,
+    server_env,
+    server_env_argument,
+    server_env_note,
     until_snapshot,
     workers_set,
     ws_connect,
@@ -869,13 +872,7 @@ def main() -> None:
         "--batch", type=int, default=10,
         help="--observer: publishes per PublishBatch call (1: one Publish per message)",
     )  # fmt: skip
-    parser.add_argument(
-        "--server-env",
-        nargs="*",
-        default=[],
-        metavar="FLOWDASH_X=VALUE",
-        help="--observer: more settings for the servers (e.g. FLOWDASH_PERSIST=0)",
-    )
+    server_env_argument(parser)
     parser.add_argument("--external-burst", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.external_burst:
@@ -883,14 +880,9 @@ def main() -> None:
         external_burst(endpoint, name, int(count), int(batch), float(lead))
         return
     if args.observer:
-        env = dict(kv.split("=", 1) for kv in args.server_env)
+        env = server_env(args)
         tables = obs_run(quick=args.quick, rounds=args.rounds, batch=args.batch, env=env)
-        if env:
-            tables[0].notes.append(
-                "Server settings besides FLOWDASH_OBSERVER: "
-                + ", ".join(f"{k}={v}" for k, v in env.items())
-                + "."
-            )
+        server_env_note(tables, env)
         emit(tables, record=args.record, header="viewers.py --observer")
         return
     emit(run(quick=args.quick), record=args.record, header="viewers.py")
